@@ -1,0 +1,781 @@
+//! Loading and validating `frontdoor.toml`: files, `${ENV}` and `file:` references,
+//! `FRONTDOOR_<SECTION>_<KEY>` overrides, and the validated [`Config`] that `serve`,
+//! `check`, `explain` and `demo` share.
+
+mod cidr;
+mod raw;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Method;
+
+pub use cidr::Cidr;
+use raw::{RawAuthList, RawConfig};
+
+use crate::policy::normalize::normalize_path;
+use crate::policy::routes::{RouteRule, RouteTable, UiSwitches};
+
+/// Where `serve` looks when neither `--config` nor `$FRONTDOOR_CONFIG` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/frontdoor.toml";
+/// 500 MB: the upload cap the protected agents document for their own upload endpoint.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 524_288_000;
+
+/// Why a config was refused. Every variant names the file; `Invalid` also names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("{file}: cannot read the config: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    /// TOML syntax, a wrong type, or an unknown key (`deny_unknown_fields`): a typo must
+    /// never be silently ignored in a security config.
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    /// The file parsed but a value is unsafe or inconsistent.
+    #[error("{file}: `{key}`: {problem}")]
+    Invalid {
+        file: String,
+        key: String,
+        problem: String,
+    },
+}
+
+/// A snapshot of the environment, passed in explicitly so tests never mutate the process's.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// The current process environment.
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// An environment with exactly these variables.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+}
+
+/// The validated configuration: every value checked, every default filled in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from (for messages).
+    pub source: String,
+    pub server: ServerSettings,
+    pub tls: TlsSettings,
+    pub upstream: UpstreamSettings,
+    /// The default upload cap; a route may lower or raise it.
+    pub max_body_bytes: u64,
+    pub ui: UiSwitches,
+    pub basic: Option<BasicSettings>,
+    pub routes: Vec<Route>,
+    pub table: RouteTable,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub allow_public_bind: bool,
+    pub http_listen: Option<SocketAddr>,
+    /// Lower-case host names (no port) this front door answers for; empty = any.
+    pub hosts: Vec<String>,
+    pub trusted_proxies: Vec<Cidr>,
+    /// How long a client may take to send a request's headers (and the TLS handshake).
+    pub header_timeout: Duration,
+    /// How long a connection with no request in flight is kept open.
+    pub idle_timeout: Duration,
+    pub max_header_bytes: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSettings {
+    /// PEM certificate chain and private key written by the user (or certbot).
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generated on first start with rcgen, reused afterwards.
+    SelfSigned {
+        cert: PathBuf,
+        key: PathBuf,
+        hosts: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// As written, for messages.
+    pub url: String,
+    /// `host:port` of the upstream; requests are sent as plain HTTP/1.1.
+    pub authority: http::uri::Authority,
+    pub connect_timeout: Duration,
+    /// Time allowed until the upstream's response headers arrive (bodies may stream longer).
+    pub response_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BasicSettings {
+    pub htpasswd: PathBuf,
+    pub realm: String,
+}
+
+/// A way a request may prove who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Basic,
+}
+
+/// One `[[route]]` after validation.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub path: String,
+    pub exact: bool,
+    pub methods: Option<Vec<Method>>,
+    /// Any one of these suffices; empty means public (`auth = "none"`).
+    pub auth: Vec<AuthMethod>,
+    pub max_body_bytes: Option<u64>,
+    /// Whether the `Authorization` header frontdoor consumed still goes upstream.
+    pub forward_authorization: bool,
+}
+
+impl Route {
+    pub fn is_public(&self) -> bool {
+        self.auth.is_empty()
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file with the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, &Env::from_process())
+    }
+
+    pub fn load_with_env(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &file, env)
+    }
+
+    /// Parses and validates config text; `file` is only used in messages.
+    pub fn from_toml(text: &str, file: &str, env: &Env) -> Result<Config, ConfigError> {
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    file: file.to_string(),
+                    message: e.to_string().trim_end().to_string(),
+                })?;
+        apply_env_overrides(&mut table, env);
+        resolve_references(&mut table, "", env, file)?;
+        let raw: RawConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    file: file.to_string(),
+                    message: e.to_string().trim_end().to_string(),
+                })?;
+        validate(raw, file)
+    }
+}
+
+/// Sections whose scalar keys can be set as `FRONTDOOR_<SECTION>_<KEY>`; longest prefix first
+/// so `AUTH_BASIC_REALM` is not read as section `auth`.
+const OVERRIDABLE_SECTIONS: &[(&str, &[&str])] = &[
+    ("AUTH_BASIC_", &["auth", "basic"]),
+    ("SERVER_", &["server"]),
+    ("TLS_", &["tls"]),
+    ("UPSTREAM_", &["upstream"]),
+    ("LIMITS_", &["limits"]),
+    ("UI_", &["ui"]),
+];
+
+/// Applies `FRONTDOOR_<SECTION>_<KEY>=value` on top of the file. Values are typed like the
+/// key they replace (or guessed: `true`/`false`, integers, else a string), so a wrong type
+/// still fails in serde with the key's name.
+fn apply_env_overrides(table: &mut toml::Table, env: &Env) {
+    let mut names: Vec<&String> = env.vars.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(rest) = name.strip_prefix("FRONTDOOR_") else {
+            continue;
+        };
+        let Some((prefix, path)) = OVERRIDABLE_SECTIONS
+            .iter()
+            .find(|(prefix, _)| rest.starts_with(prefix))
+        else {
+            continue;
+        };
+        let key = rest[prefix.len()..].to_ascii_lowercase();
+        if key.is_empty() {
+            continue;
+        }
+        let Some(value) = env.get(name) else { continue };
+        let mut section = &mut *table;
+        for part in path.iter() {
+            let entry = section
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(inner) = entry else {
+                // The file has a scalar where a section belongs; serde reports it.
+                return;
+            };
+            section = inner;
+        }
+        let typed = match section.get(&key) {
+            Some(toml::Value::Boolean(_)) => value.parse::<bool>().map_or_else(
+                |_| toml::Value::String(value.to_string()),
+                toml::Value::Boolean,
+            ),
+            Some(toml::Value::Integer(_)) => value.parse::<i64>().map_or_else(
+                |_| toml::Value::String(value.to_string()),
+                toml::Value::Integer,
+            ),
+            Some(toml::Value::Array(_)) => continue,
+            _ => guess_scalar(value),
+        };
+        section.insert(key, typed);
+    }
+}
+
+fn guess_scalar(value: &str) -> toml::Value {
+    if let Ok(b) = value.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else if let Ok(i) = value.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else {
+        toml::Value::String(value.to_string())
+    }
+}
+
+/// Replaces `${NAME}` values with the environment variable and `file:/path` values with the
+/// file's content (trailing newline removed), so secrets never need to sit in the config.
+fn resolve_references(
+    table: &mut toml::Table,
+    prefix: &str,
+    env: &Env,
+    file: &str,
+) -> Result<(), ConfigError> {
+    for (key, value) in table.iter_mut() {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        resolve_value(value, &path, env, file)?;
+    }
+    Ok(())
+}
+
+fn resolve_value(
+    value: &mut toml::Value,
+    path: &str,
+    env: &Env,
+    file: &str,
+) -> Result<(), ConfigError> {
+    match value {
+        toml::Value::Table(t) => resolve_references(t, path, env, file),
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                resolve_value(item, &format!("{path}[{i}]"), env, file)?;
+            }
+            Ok(())
+        }
+        toml::Value::String(s) => {
+            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                let resolved = env.get(name).ok_or_else(|| ConfigError::Invalid {
+                    file: file.to_string(),
+                    key: path.to_string(),
+                    problem: format!("environment variable `{name}` is not set"),
+                })?;
+                *s = resolved.to_string();
+            } else if let Some(secret_path) = s.strip_prefix("file:") {
+                let content =
+                    std::fs::read_to_string(secret_path).map_err(|e| ConfigError::Invalid {
+                        file: file.to_string(),
+                        key: path.to_string(),
+                        problem: format!("cannot read `{secret_path}`: {e}"),
+                    })?;
+                *s = content.trim_end_matches(['\r', '\n']).to_string();
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Turns the raw file into domain types, refusing anything unsafe or inconsistent.
+fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
+    let invalid = |key: &str, problem: String| ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        problem,
+    };
+
+    // [server]
+    let allow_public_bind = raw.server.allow_public_bind.unwrap_or(false);
+    let listen = parse_listen(
+        raw.server.listen.as_deref().unwrap_or("127.0.0.1:8443"),
+        allow_public_bind,
+    )
+    .map_err(|p| invalid("server.listen", p))?;
+    let http_listen = match raw.server.http_listen.as_deref() {
+        None => None,
+        Some(addr) => Some(
+            parse_listen(addr, allow_public_bind).map_err(|p| invalid("server.http_listen", p))?,
+        ),
+    };
+    let mut hosts = Vec::new();
+    for (i, host) in raw.server.hosts.unwrap_or_default().iter().enumerate() {
+        let host = host.trim().to_ascii_lowercase();
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        {
+            return Err(invalid(
+                &format!("server.hosts[{i}]"),
+                format!("`{host}` is not a host name"),
+            ));
+        }
+        hosts.push(host);
+    }
+    let mut trusted_proxies = Vec::new();
+    for (i, cidr) in raw
+        .server
+        .trusted_proxies
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        trusted_proxies.push(
+            cidr.parse::<Cidr>()
+                .map_err(|p| invalid(&format!("server.trusted_proxies[{i}]"), p))?,
+        );
+    }
+    let header_timeout = positive_secs(raw.server.header_timeout_secs, 10)
+        .map_err(|p| invalid("server.header_timeout_secs", p))?;
+    let idle_timeout = positive_secs(raw.server.idle_timeout_secs, 60)
+        .map_err(|p| invalid("server.idle_timeout_secs", p))?;
+    let shutdown_grace = positive_secs(raw.server.shutdown_grace_secs, 30)
+        .map_err(|p| invalid("server.shutdown_grace_secs", p))?;
+    let max_header_bytes = raw.server.max_header_bytes.unwrap_or(16 * 1024);
+    if !(1024..=1024 * 1024).contains(&max_header_bytes) {
+        return Err(invalid(
+            "server.max_header_bytes",
+            "must be between 1024 and 1048576".to_string(),
+        ));
+    }
+
+    // [tls]
+    let tls = match (
+        raw.tls.cert,
+        raw.tls.key,
+        raw.tls.self_signed.unwrap_or(false),
+    ) {
+        (Some(cert), Some(key), false) => TlsSettings::Files {
+            cert: cert.into(),
+            key: key.into(),
+        },
+        (cert, key, true) => TlsSettings::SelfSigned {
+            cert: cert
+                .unwrap_or_else(|| "certs/self-signed.crt".into())
+                .into(),
+            key: key.unwrap_or_else(|| "certs/self-signed.key".into()).into(),
+            hosts: raw
+                .tls
+                .self_signed_hosts
+                .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into()]),
+        },
+        (None, None, false) => {
+            return Err(invalid(
+                "tls",
+                "set `cert` and `key` (PEM files), or `self_signed = true`".to_string(),
+            ));
+        }
+        (Some(_), None, false) => {
+            return Err(invalid(
+                "tls.key",
+                "`cert` is set but `key` is missing".to_string(),
+            ));
+        }
+        (None, Some(_), false) => {
+            return Err(invalid(
+                "tls.cert",
+                "`key` is set but `cert` is missing".to_string(),
+            ));
+        }
+    };
+
+    // [upstream]
+    let raw_upstream = raw.upstream.ok_or_else(|| {
+        invalid(
+            "upstream.url",
+            "is required: the address of the application to protect".to_string(),
+        )
+    })?;
+    let upstream_uri: http::Uri = raw_upstream
+        .url
+        .parse()
+        .map_err(|e| invalid("upstream.url", format!("`{}`: {e}", raw_upstream.url)))?;
+    if upstream_uri.scheme_str() != Some("http") {
+        return Err(invalid(
+            "upstream.url",
+            "must be an http:// URL (frontdoor talks plain HTTP/1.1 to a local upstream)"
+                .to_string(),
+        ));
+    }
+    let authority = upstream_uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| invalid("upstream.url", "has no host".to_string()))?;
+    if !matches!(upstream_uri.path(), "" | "/") || upstream_uri.query().is_some() {
+        return Err(invalid(
+            "upstream.url",
+            "must not have a path or query: requests keep their own path".to_string(),
+        ));
+    }
+    let upstream = UpstreamSettings {
+        url: raw_upstream.url.clone(),
+        authority,
+        connect_timeout: positive_secs(raw_upstream.connect_timeout_secs, 5)
+            .map_err(|p| invalid("upstream.connect_timeout_secs", p))?,
+        response_timeout: positive_secs(raw_upstream.response_timeout_secs, 60)
+            .map_err(|p| invalid("upstream.response_timeout_secs", p))?,
+    };
+
+    // [auth.basic]
+    let basic = match raw.auth.basic {
+        None => None,
+        Some(b) => {
+            let realm = b.realm.unwrap_or_else(|| "frontdoor".to_string());
+            if realm.is_empty() || realm.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20) {
+                return Err(invalid(
+                    "auth.basic.realm",
+                    "must be non-empty and contain no quotes, backslashes or control characters"
+                        .to_string(),
+                ));
+            }
+            if b.htpasswd.is_empty() {
+                return Err(invalid("auth.basic.htpasswd", "is empty".to_string()));
+            }
+            Some(BasicSettings {
+                htpasswd: b.htpasswd.into(),
+                realm,
+            })
+        }
+    };
+
+    // [[route]]
+    let mut routes = Vec::new();
+    let mut rules = Vec::new();
+    for (i, r) in raw.routes.into_iter().enumerate() {
+        let key = |k: &str| format!("route[{i}].{k}");
+        let normalized = normalize_path(&r.path)
+            .map_err(|e| invalid(&key("path"), format!("`{}`: {e}", r.path)))?;
+        let path = if normalized.len() > 1 {
+            normalized.trim_end_matches('/').to_string()
+        } else {
+            normalized
+        };
+        if path != r.path.trim_end_matches('/') && !(path == "/" && r.path == "/") {
+            return Err(invalid(
+                &key("path"),
+                format!(
+                    "`{}` is not in normal form; write `{path}` (routes are matched on normalized paths)",
+                    r.path
+                ),
+            ));
+        }
+        let methods = match r.methods {
+            None => None,
+            Some(list) if list.is_empty() => {
+                return Err(invalid(
+                    &key("methods"),
+                    "is empty: leave it out to allow every method".to_string(),
+                ));
+            }
+            Some(list) => {
+                let mut parsed = Vec::new();
+                for m in list {
+                    let upper = m.to_ascii_uppercase();
+                    let method = Method::from_bytes(upper.as_bytes())
+                        .map_err(|_| invalid(&key("methods"), format!("`{m}` is not a method")))?;
+                    if method == Method::CONNECT {
+                        return Err(invalid(
+                            &key("methods"),
+                            "CONNECT is never proxied".to_string(),
+                        ));
+                    }
+                    parsed.push(method);
+                }
+                Some(parsed)
+            }
+        };
+        let auth_names = match r.auth {
+            None => vec!["basic".to_string()],
+            Some(RawAuthList::One(s)) => vec![s],
+            Some(RawAuthList::Many(v)) => v,
+        };
+        let mut auth = Vec::new();
+        for name in &auth_names {
+            match name.as_str() {
+                "none" if auth_names.len() == 1 => {}
+                "none" => {
+                    return Err(invalid(
+                        &key("auth"),
+                        "\"none\" cannot be combined with other methods".to_string(),
+                    ));
+                }
+                "basic" => {
+                    if basic.is_none() {
+                        return Err(invalid(
+                            &key("auth"),
+                            "uses \"basic\" but [auth.basic] is not configured".to_string(),
+                        ));
+                    }
+                    auth.push(AuthMethod::Basic);
+                }
+                other => {
+                    return Err(invalid(
+                        &key("auth"),
+                        format!(
+                            "unknown or unsupported auth method `{other}` (known: none, basic)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if auth_names.is_empty() {
+            return Err(invalid(
+                &key("auth"),
+                "is empty: write \"none\" for a public route".to_string(),
+            ));
+        }
+        rules.push(RouteRule {
+            path: path.clone(),
+            exact: r.exact.unwrap_or(false),
+            methods: methods.clone(),
+            index: i,
+        });
+        routes.push(Route {
+            path,
+            exact: r.exact.unwrap_or(false),
+            methods,
+            auth,
+            max_body_bytes: r.max_body_bytes,
+            forward_authorization: r.forward_authorization.unwrap_or(false),
+        });
+    }
+
+    let ui = UiSwitches {
+        dashboard: raw.ui.dashboard.unwrap_or(false),
+        workspace: raw.ui.workspace.unwrap_or(false),
+        docs: raw.ui.docs.unwrap_or(false),
+        openapi: raw.ui.openapi.unwrap_or(false),
+    };
+    Ok(Config {
+        source: file.to_string(),
+        server: ServerSettings {
+            listen,
+            allow_public_bind,
+            http_listen,
+            hosts,
+            trusted_proxies,
+            header_timeout,
+            idle_timeout,
+            max_header_bytes,
+            shutdown_grace,
+        },
+        tls,
+        upstream,
+        max_body_bytes: raw.limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        ui,
+        basic,
+        table: RouteTable::new(rules, ui),
+        routes,
+    })
+}
+
+/// Parses a listen address and applies the bind guard: a non-loopback address (0.0.0.0, [::],
+/// or a real interface) exposes the front door to the network, so it must be acknowledged.
+fn parse_listen(text: &str, allow_public_bind: bool) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an address like 127.0.0.1:8443 or [::1]:8443"))?;
+    if !addr.ip().is_loopback() && !allow_public_bind {
+        return Err(format!(
+            "`{text}` is reachable from other machines; refusing to listen there unless \
+             `server.allow_public_bind = true` (or FRONTDOOR_SERVER_ALLOW_PUBLIC_BIND=true) says you mean it"
+        ));
+    }
+    Ok(addr)
+}
+
+fn positive_secs(value: Option<u64>, default: u64) -> Result<Duration, String> {
+    match value.unwrap_or(default) {
+        0 => Err("must be at least 1 second".to_string()),
+        s if s > 24 * 3600 => Err("must be at most 86400 seconds".to_string()),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [tls]
+        self_signed = true
+        [upstream]
+        url = "http://127.0.0.1:8000"
+        [auth.basic]
+        htpasswd = "config/htpasswd"
+        [[route]]
+        path = "/api/jobs"
+        methods = ["GET", "post"]
+        [[route]]
+        path = "/health"
+        auth = "none"
+    "#;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml(text, "test.toml", &Env::from_pairs(env.iter().copied()))
+    }
+
+    fn error_text(text: &str, env: &[(&str, &str)]) -> String {
+        match load(text, env) {
+            Ok(_) => panic!("config was accepted:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Defaults are the safe ones: loopback bind, 500 MB cap, UIs hidden, auth = basic.
+    #[test]
+    fn minimal_config_gets_safe_defaults() {
+        let cfg = load(MINIMAL, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.server.listen,
+            "127.0.0.1:8443".parse().unwrap_or_else(|_| unreachable!())
+        );
+        assert_eq!(cfg.max_body_bytes, 524_288_000);
+        assert_eq!(cfg.ui, UiSwitches::default());
+        assert_eq!(cfg.routes[0].auth, vec![AuthMethod::Basic]);
+        assert!(cfg.routes[1].is_public());
+        assert_eq!(cfg.routes[0].methods, Some(vec![Method::GET, Method::POST]));
+    }
+
+    /// A typo is an error naming the key, never silently ignored.
+    #[test]
+    fn unknown_key_is_named() {
+        let text = MINIMAL.replace("[ui]", "").to_string() + "\n[ui]\ndashbord = true\n";
+        let err = error_text(&text, &[]);
+        assert!(err.contains("dashbord"), "{err}");
+        assert!(err.contains("test.toml"), "{err}");
+    }
+
+    /// 0.0.0.0 is refused with a message naming the key and the env variable.
+    #[test]
+    fn public_bind_needs_acknowledgement() {
+        let text = format!("[server]\nlisten = \"0.0.0.0:8443\"\n{MINIMAL}");
+        let err = error_text(&text, &[]);
+        assert!(err.contains("allow_public_bind"), "{err}");
+        assert!(err.contains("FRONTDOOR_SERVER_ALLOW_PUBLIC_BIND"), "{err}");
+        assert!(err.contains("server.listen"), "{err}");
+        let cfg = load(&text, &[("FRONTDOOR_SERVER_ALLOW_PUBLIC_BIND", "true")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.server.allow_public_bind);
+        let text6 = format!("[server]\nlisten = \"[::]:8443\"\n{MINIMAL}");
+        assert!(error_text(&text6, &[]).contains("allow_public_bind"));
+    }
+
+    /// FRONTDOOR_UI_DASHBOARD=true turns a hidden UI on, typed as a bool.
+    #[test]
+    fn env_overrides_scalars() {
+        let cfg = load(
+            MINIMAL,
+            &[
+                ("FRONTDOOR_UI_DASHBOARD", "true"),
+                ("FRONTDOOR_LIMITS_MAX_BODY_BYTES", "1000"),
+                ("FRONTDOOR_AUTH_BASIC_REALM", "agent"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.ui.dashboard);
+        assert_eq!(cfg.max_body_bytes, 1000);
+        assert_eq!(cfg.basic.map(|b| b.realm), Some("agent".to_string()));
+        let err = error_text(MINIMAL, &[("FRONTDOOR_UI_DASHBORD", "true")]);
+        assert!(err.contains("dashbord"), "{err}");
+    }
+
+    /// `${VAR}` and `file:` references resolve; a missing one names the key.
+    #[test]
+    fn references_resolve() {
+        let text = MINIMAL.replace("\"config/htpasswd\"", "\"${HT}\"");
+        let cfg = load(&text, &[("HT", "/etc/ht")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.basic.map(|b| b.htpasswd),
+            Some(PathBuf::from("/etc/ht"))
+        );
+        let err = error_text(&text, &[]);
+        assert!(
+            err.contains("auth.basic.htpasswd") && err.contains("HT"),
+            "{err}"
+        );
+        let text = MINIMAL.replace("\"config/htpasswd\"", "\"file:/nonexistent/x\"");
+        let err = error_text(&text, &[]);
+        assert!(err.contains("/nonexistent/x"), "{err}");
+    }
+
+    /// Routes that cannot be enforced as written are refused.
+    #[test]
+    fn bad_routes_are_refused() {
+        for (route, needle) in [
+            ("path = \"/api/../admin\"", "normal form"),
+            ("path = \"/api//x\"", "normal form"),
+            ("path = \"api\"", "route[2].path"),
+            ("path = \"/x\"\nauth = \"oidc\"", "oidc"),
+            ("path = \"/x\"\nauth = [\"none\", \"basic\"]", "none"),
+            ("path = \"/x\"\nmethods = []", "methods"),
+            ("path = \"/x\"\nmethods = [\"G T\"]", "not a method"),
+        ] {
+            let text = format!("{MINIMAL}\n[[route]]\n{route}\n");
+            let err = error_text(&text, &[]);
+            assert!(err.contains(needle), "{route}: {err}");
+        }
+        let text = MINIMAL.replace("[auth.basic]\n        htpasswd = \"config/htpasswd\"", "");
+        assert!(error_text(&text, &[]).contains("[auth.basic] is not configured"));
+    }
+
+    /// The upstream must be a bare http:// origin.
+    #[test]
+    fn upstream_is_checked() {
+        for bad in ["https://x:1", "http://x:1/base", "ftp://x", "not a url"] {
+            let text = MINIMAL.replace("http://127.0.0.1:8000", bad);
+            assert!(error_text(&text, &[]).contains("upstream.url"), "{bad}");
+        }
+    }
+}

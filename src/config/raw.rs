@@ -1,0 +1,103 @@
+//! The config file as serde sees it: every section and key a user may write, nothing more.
+//!
+//! These structs are only the first of two steps ("parse, don't validate"): `deny_unknown_fields`
+//! turns a typo into an error that names the key, and `super::validate` turns these into the
+//! domain types the server uses.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub tls: RawTls,
+    pub upstream: Option<RawUpstream>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub ui: RawUi,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub allow_public_bind: Option<bool>,
+    pub http_listen: Option<String>,
+    pub hosts: Option<Vec<String>>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub header_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_header_bytes: Option<usize>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub self_signed: Option<bool>,
+    pub self_signed_hosts: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub url: String,
+    pub connect_timeout_secs: Option<u64>,
+    pub response_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUi {
+    pub dashboard: Option<bool>,
+    pub workspace: Option<bool>,
+    pub docs: Option<bool>,
+    pub openapi: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub basic: Option<RawBasic>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasic {
+    pub htpasswd: String,
+    pub realm: Option<String>,
+}
+
+/// `auth = "none"` or `auth = ["basic", "oidc"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawAuthList {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub path: String,
+    pub exact: Option<bool>,
+    pub methods: Option<Vec<String>>,
+    pub auth: Option<RawAuthList>,
+    pub max_body_bytes: Option<u64>,
+    pub forward_authorization: Option<bool>,
+}

@@ -1,0 +1,193 @@
+//! The request's way through frontdoor, top to bottom. Each step is a call into its own
+//! module; the decision one step makes is data the next step reads, and nothing is decided
+//! twice.
+//!
+//! ```text
+//! normalize the target     policy::target    400 / 421
+//! reserved /_frontdoor/    here              frontdoor's own answers
+//! decide                   policy::routes    404 hidden or unlisted, 405
+//! authenticate             auth              401
+//! cap the body             limits            413 (declared length, then while streaming)
+//! forward                  proxy             502 / 504, websocket upgrades
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::auth::basic::BasicAuth;
+use crate::auth::{self, Identity};
+use crate::config::Config;
+use crate::limits::{self, CappedBody};
+use crate::policy::routes::Decision;
+use crate::policy::target::{TargetError, parse_target};
+use crate::proxy::{ForwardContext, Upstream};
+use crate::responses::{self, Body, Denial, wants_json};
+
+/// Everything a request needs that outlives it.
+pub struct AppState {
+    /// The config in force; each request takes one snapshot at its start, so a reload
+    /// halfway through a request cannot mix two configs.
+    pub config: ArcSwap<Config>,
+    pub basic: Option<Arc<BasicAuth>>,
+    pub upstream: Upstream,
+}
+
+/// What the access log says about one request, filled in as the request moves along.
+struct AccessRecord {
+    peer: SocketAddr,
+    method: Method,
+    path: String,
+    route: Option<String>,
+    user: Option<String>,
+    denied: Option<&'static str>,
+}
+
+/// Serves one request. Never fails: every refusal is a response.
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let config = state.config.load_full();
+    let json = wants_json(req.headers());
+    let mut record = AccessRecord {
+        peer,
+        method: req.method().clone(),
+        path: String::new(),
+        route: None,
+        user: None,
+        denied: None,
+    };
+    let response = match through(&state, &config, peer, req, &mut record).await {
+        Ok(response) => response,
+        Err((reason, denial)) => {
+            record.denied = Some(reason);
+            denial.into_response(json)
+        }
+    };
+    log_access(&record, &response, started);
+    response
+}
+
+/// The steps, in order. A step that refuses returns the denial and the reason to log.
+async fn through(
+    state: &AppState,
+    config: &Config,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    record: &mut AccessRecord,
+) -> Result<Response<Body>, (&'static str, Denial)> {
+    // 1. Normalize the target: one path, one host, or 400/421.
+    let target = parse_target(
+        req.method(),
+        req.uri(),
+        req.version(),
+        req.headers(),
+        &config.server.hosts,
+    )
+    .map_err(|e| match e {
+        TargetError::UnknownHost(_) => ("unknown host", Denial::MisdirectedHost),
+        TargetError::Path(_) => ("ambiguous path", Denial::BadRequest("ambiguous path")),
+        _ => ("malformed target", Denial::BadRequest("malformed target")),
+    })?;
+    record.path.clone_from(&target.path);
+
+    // 2. frontdoor's own paths never reach the upstream.
+    if target.path == "/_frontdoor" || target.path.starts_with("/_frontdoor/") {
+        return match target.path.as_str() {
+            "/_frontdoor/health" => Ok(responses::json_ok("{\"status\":\"ok\"}\n")),
+            _ => Err(("unlisted path", Denial::NotFound)),
+        };
+    }
+
+    // 3. Decide once, on the normalized path.
+    let route_index = match config.table.decide(req.method(), &target.path) {
+        Decision::Hidden(_) => return Err(("hidden path", Denial::NotFound)),
+        Decision::Unlisted => return Err(("unlisted path", Denial::NotFound)),
+        Decision::MethodNotAllowed { allow, .. } => {
+            return Err(("method not allowed", Denial::MethodNotAllowed { allow }));
+        }
+        Decision::Allowed { route } => route,
+    };
+    let Some(route) = config.routes.get(route_index) else {
+        return Err(("unlisted path", Denial::NotFound));
+    };
+    record.route = Some(route.path.clone());
+
+    // 4. Authenticate (public routes pass with no identity).
+    let identity: Option<Identity> =
+        auth::authenticate(route, req.headers(), state.basic.as_deref())
+            .await
+            .map_err(|denial| ("bad credentials", denial))?;
+    record.user = identity.as_ref().map(|i| i.user.clone());
+
+    // 5. Cap the body: a declared length over the cap is refused before anything is read
+    //    (so no 100 Continue is sent); a streamed body is counted as it passes.
+    let limit_bytes = route.max_body_bytes.unwrap_or(config.max_body_bytes);
+    limits::check_declared(req.headers(), limit_bytes)
+        .map_err(|_| ("body too large", Denial::PayloadTooLarge))?;
+    let req = req.map(|body| CappedBody::new(body, limit_bytes).boxed_unsync());
+
+    // 6. Forward and stream both ways.
+    let path_and_query = target.path_and_query();
+    let ctx = ForwardContext {
+        peer: peer.ip(),
+        trusted_proxies: &config.server.trusted_proxies,
+        host: &target.host,
+        path_and_query: &path_and_query,
+        identity: identity.as_ref(),
+        forward_authorization: route.forward_authorization,
+    };
+    state.upstream.forward(req, &ctx).await.map_err(|e| {
+        tracing::warn!(error = %e, path = %target.path, "upstream request failed");
+        let denial = e.denial();
+        let reason = match denial {
+            Denial::PayloadTooLarge => "body too large",
+            Denial::GatewayTimeout => "upstream timeout",
+            _ => "upstream error",
+        };
+        (reason, denial)
+    })
+}
+
+/// One line per request. Never a password, token, cookie, Authorization value or query.
+fn log_access(record: &AccessRecord, response: &Response<Body>, started: Instant) {
+    let status = response.status().as_u16();
+    let bytes = limits::declared_length(response.headers());
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let route = record.route.as_deref().unwrap_or("-");
+    let user = record.user.as_deref().unwrap_or("-");
+    match record.denied {
+        Some(reason) => tracing::info!(
+            target: "frontdoor::access",
+            client = %record.peer.ip(),
+            method = %record.method,
+            path = %record.path,
+            status,
+            route,
+            user,
+            reason,
+            duration_ms,
+            "ACCESS DENIED"
+        ),
+        None => tracing::info!(
+            target: "frontdoor::access",
+            client = %record.peer.ip(),
+            method = %record.method,
+            path = %record.path,
+            status,
+            bytes,
+            route,
+            user,
+            duration_ms,
+            "request"
+        ),
+    }
+}

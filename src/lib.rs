@@ -1,0 +1,14 @@
+//! frontdoor: a TLS-terminating authentication reverse proxy for applications that have no
+//! login of their own. `handler` is the request's way through; each step lives in its module.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod errors;
+pub mod handler;
+pub mod limits;
+pub mod policy;
+pub mod proxy;
+pub mod responses;
+pub mod server;

@@ -1,0 +1,298 @@
+//! The `frontdoor` command: parses the command line, installs the crypto provider and
+//! logging, and calls the library. Nothing else lives here.
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use frontdoor::config::{Config, DEFAULT_CONFIG_PATH};
+use frontdoor::policy::normalize::normalize_path;
+use frontdoor::policy::routes::Decision;
+
+#[derive(Parser)]
+#[command(
+    name = "frontdoor",
+    version,
+    about = "HTTPS and login in front of an application that has none"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a demo agent and frontdoor in front of it on https://127.0.0.1:8443.
+    Demo {
+        /// Where frontdoor listens.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Where the demo keeps its certificate, config and htpasswd file.
+        #[arg(long, default_value = "certs/demo")]
+        state_dir: PathBuf,
+    },
+    /// Run the proxy.
+    Serve {
+        /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config without serving: errors exit 1.
+    Check {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print what the policy decides for a request, and why.
+    Explain {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The request method, e.g. GET.
+        method: String,
+        /// The request target, e.g. /api/jobs?x=1 or /%61dmin.
+        target: String,
+    },
+    /// Certificate helpers.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Write a self-signed key and certificate (mode 0600).
+    SelfSigned {
+        /// Names (DNS or IP) the certificate covers.
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        #[arg(long, default_value = "certs/self-signed.crt")]
+        cert: PathBuf,
+        #[arg(long, default_value = "certs/self-signed.key")]
+        key: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    // aws-lc-rs is the one TLS crypto stack; installing it first makes every rustls config
+    // (server, tests, ACME later) use it.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("frontdoor: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_path(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("FRONTDOOR_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo { listen, state_dir } => {
+            runtime()?.block_on(async {
+                let demo = frontdoor::demo::start(listen, &state_dir).await?;
+                let url = format!("https://{}", demo.server.https_addr);
+                println!();
+                println!("  frontdoor demo is running at {url}/");
+                println!("  (self-signed certificate: your browser will ask you to accept it)");
+                println!();
+                println!("  user:      {}", demo.user);
+                println!(
+                    "  password:  {}   (shown once; stored argon2id-hashed)",
+                    demo.password
+                );
+                println!();
+                println!("  try:");
+                println!("    curl -k {url}/health                          # public: 200");
+                println!("    curl -k {url}/api/jobs                        # 401 without login");
+                println!(
+                    "    curl -k -u {}:{} {url}/api/jobs",
+                    demo.user, demo.password
+                );
+                println!(
+                    "    curl -k -u {}:{} {url}/admin      # hidden: 404",
+                    demo.user, demo.password
+                );
+                println!();
+                println!("  config: {}   (Ctrl-C stops)", demo.config_path.display());
+                println!();
+                demo.server.run_until_signal().await;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { config } => {
+            let path = config_path(config);
+            let config = Config::load(&path)?;
+            runtime()?.block_on(async {
+                let server = frontdoor::server::start(config).await?;
+                server.run_until_signal().await;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config, strict } => check(&config_path(config), strict),
+        Command::Explain {
+            config,
+            method,
+            target,
+        } => {
+            let config = Config::load(&config_path(config))?;
+            println!("{}", explain(&config, &method, &target)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cert {
+            command: CertCommand::SelfSigned { hosts, cert, key },
+        } => {
+            frontdoor::server::tls::write_self_signed(&cert, &key, &hosts)?;
+            println!("wrote {} and {} (mode 0600)", cert.display(), key.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Validates the config and the files it names, as `serve` would at start.
+fn check(path: &Path, strict: bool) -> Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("error: {e}");
+            println!("1 error, 0 warnings");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    if let frontdoor::config::TlsSettings::Files { cert, key } = &config.tls
+        && let Err(e) = frontdoor::server::tls::load_certified_key(cert, key)
+    {
+        errors.push(format!("tls: {e}"));
+    }
+    if let Some(basic) = &config.basic {
+        match frontdoor::auth::htpasswd::HtpasswdFile::load(&basic.htpasswd) {
+            Err(e) => errors.push(format!("auth.basic.htpasswd: {e}")),
+            Ok(file) => {
+                for issue in file.issues() {
+                    warnings.push(format!(
+                        "{}:{}: {}",
+                        basic.htpasswd.display(),
+                        issue.line,
+                        issue.reason
+                    ));
+                }
+                let weak: Vec<String> = file
+                    .users()
+                    .filter(|(_, kind)| kind.is_weak())
+                    .map(|(user, kind)| format!("{user} ({})", kind.name()))
+                    .collect();
+                if !weak.is_empty() {
+                    warnings.push(format!(
+                        "{}: weak password hashes for {}; re-hash with `frontdoor passwd`",
+                        basic.htpasswd.display(),
+                        weak.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    for e in &errors {
+        println!("error: {e}");
+    }
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    println!("{} errors, {} warnings", errors.len(), warnings.len());
+    Ok(if !errors.is_empty() || (strict && !warnings.is_empty()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The policy's decision for one request, in words.
+fn explain(config: &Config, method: &str, target: &str) -> Result<String> {
+    let method = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .with_context(|| format!("`{method}` is not an HTTP method"))?;
+    let uri: http::Uri = target
+        .parse()
+        .with_context(|| format!("`{target}` is not a request target (answered 400)"))?;
+    let mut out = format!("request:    {method} {target}\n");
+    if method == http::Method::CONNECT || !uri.path().starts_with('/') {
+        out.push_str("decision:   400 Bad Request (not an origin-form path)");
+        return Ok(out);
+    }
+    let path = match normalize_path(uri.path()) {
+        Ok(p) => p,
+        Err(e) => {
+            out.push_str(&format!("decision:   400 Bad Request ({e})"));
+            return Ok(out);
+        }
+    };
+    out.push_str(&format!("normalized: {path}\n"));
+    if path == "/_frontdoor" || path.starts_with("/_frontdoor/") {
+        out.push_str("decision:   answered by frontdoor itself (reserved path), never forwarded");
+        return Ok(out);
+    }
+    match config.table.decide(&method, &path) {
+        Decision::Hidden(area) => out.push_str(&format!(
+            "decision:   404 Not Found: hidden UI path ({area:?}); turn it on in [ui] to expose it (it still needs a route's login)"
+        )),
+        Decision::Unlisted => out.push_str("decision:   404 Not Found: no route covers this path"),
+        Decision::MethodNotAllowed { route, allow } => {
+            let names: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
+            let path = config.routes.get(route).map_or("?", |r| r.path.as_str());
+            out.push_str(&format!(
+                "route:      #{route} {path}\ndecision:   405 Method Not Allowed (Allow: {})",
+                names.join(", ")
+            ));
+        }
+        Decision::Allowed { route } => {
+            let Some(r) = config.routes.get(route) else {
+                bail!("route #{route} missing");
+            };
+            let auth = if r.is_public() {
+                "none (public)".to_string()
+            } else {
+                r.auth
+                    .iter()
+                    .map(|m| format!("{m:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            };
+            let cap = r.max_body_bytes.unwrap_or(config.max_body_bytes);
+            out.push_str(&format!(
+                "route:      #{route} {}{}\nauth:       {auth}\nbody cap:   {cap} bytes\ndecision:   forwarded to {}{path} once authenticated",
+                r.path,
+                if r.exact { " (exact)" } else { "" },
+                config.upstream.url.trim_end_matches('/'),
+            ));
+        }
+    }
+    Ok(out)
+}

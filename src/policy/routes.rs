@@ -1,0 +1,896 @@
+//! Owns the route table and the per-request decision: which hidden UI areas answer 404, which configured route covers a canonical path, and whether the method is allowed on it.
+//!
+//! The decision runs on the output of `normalize_path`, so it never sees dot
+//! segments, empty segments or alternative percent-encodings. Hidden areas are
+//! checked first and case-insensitively, because they must stay invisible to
+//! every spelling an upstream might fold onto them; routes are matched
+//! case-sensitively on segment boundaries, because upstream paths are
+//! case-sensitive and `/api/jobs` must never cover `/api/jobsx`.
+
+use http::Method;
+
+use super::normalize::normalize_path;
+
+/// One `[[route]]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    /// Path the rule covers: normalized, no trailing slash except `"/"`.
+    pub path: String,
+    /// True: only this exact path. False: this path and everything below it
+    /// on segment boundaries.
+    pub exact: bool,
+    /// Methods allowed; `None` means any method.
+    pub methods: Option<Vec<Method>>,
+    /// Position in the configuration, carried through into the [`Decision`].
+    pub index: usize,
+}
+
+/// The UI areas that are hidden (404) unless switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HiddenArea {
+    /// `/admin`.
+    Dashboard,
+    /// `/workspace`.
+    Workspace,
+    /// `/docs` and `/redoc`.
+    Docs,
+    /// `/openapi.json`.
+    OpenApi,
+}
+
+/// Which hidden UI areas are switched on (all off by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UiSwitches {
+    /// Serve `/admin`.
+    pub dashboard: bool,
+    /// Serve `/workspace`.
+    pub workspace: bool,
+    /// Serve `/docs` and `/redoc`.
+    pub docs: bool,
+    /// Serve `/openapi.json`.
+    pub openapi: bool,
+}
+
+impl UiSwitches {
+    /// Whether the switch for `area` is on.
+    fn is_on(self, area: HiddenArea) -> bool {
+        match area {
+            HiddenArea::Dashboard => self.dashboard,
+            HiddenArea::Workspace => self.workspace,
+            HiddenArea::Docs => self.docs,
+            HiddenArea::OpenApi => self.openapi,
+        }
+    }
+}
+
+/// What the policy says about one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// A hidden UI path whose switch is off: 404, before any authentication.
+    Hidden(HiddenArea),
+    /// No route covers the path: 404.
+    Unlisted,
+    /// A route covers the path but not this method: 405 with Allow.
+    MethodNotAllowed {
+        /// Config index of the route that covers the path.
+        route: usize,
+        /// Methods for the Allow header, in config order, HEAD after GET.
+        allow: Vec<Method>,
+    },
+    /// The route (by index) that lets the request on to authentication.
+    Allowed {
+        /// Config index of the route.
+        route: usize,
+    },
+}
+
+/// One rule prepared for matching.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Canonical rule path without trailing slash, or `None` when the
+    /// configured path is not a valid path: such a rule matches nothing, so a
+    /// broken rule can never cover more than intended.
+    match_path: Option<String>,
+    /// Number of segments in `match_path`; more segments win.
+    depth: usize,
+    exact: bool,
+    index: usize,
+    /// Allowed methods with HEAD added after GET; `None` means any.
+    allow: Option<Vec<Method>>,
+}
+
+impl Entry {
+    fn new(rule: &RouteRule) -> Self {
+        // Canonicalized with the same function as request paths so that the
+        // comparison is like with like even if a rule slipped through
+        // validation as `/%61pi` or `/api/`.
+        let match_path = normalize_path(&rule.path).ok().map(|p| {
+            let trimmed = p.trim_end_matches('/');
+            if trimmed.is_empty() {
+                "/".to_string()
+            } else {
+                trimmed.to_string()
+            }
+        });
+        let depth = match_path
+            .as_deref()
+            .map_or(0, |p| p.split('/').filter(|s| !s.is_empty()).count());
+        Self {
+            match_path,
+            depth,
+            exact: rule.exact,
+            index: rule.index,
+            allow: rule.methods.as_deref().map(allow_list),
+        }
+    }
+
+    /// Whether this rule covers `path` (canonical, starting with '/').
+    fn matches(&self, path: &str) -> bool {
+        let Some(rule) = self.match_path.as_deref() else {
+            return false;
+        };
+        if self.exact {
+            return path == rule;
+        }
+        if rule == "/" {
+            return true;
+        }
+        // Segment boundary: `/api/jobs` covers `/api/jobs/...`, never
+        // `/api/jobsx` or `/api/jobs.json`.
+        path.strip_prefix(rule)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
+
+/// The Allow list for a rule: its methods in config order without
+/// duplicates, with HEAD right after GET, because HEAD is accepted wherever
+/// GET is (as nginx's `limit_except GET` does).
+fn allow_list(methods: &[Method]) -> Vec<Method> {
+    let mut out: Vec<Method> = Vec::with_capacity(methods.len() + 1);
+    for method in methods {
+        if !out.contains(method) {
+            out.push(method.clone());
+        }
+        if *method == Method::GET && !out.contains(&Method::HEAD) {
+            out.push(Method::HEAD);
+        }
+    }
+    out
+}
+
+/// The validated routes and UI switches, ready to decide on requests.
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    /// Sorted by priority: most segments first, then exact before prefix,
+    /// then earlier config index (a stable sort keeps input order for full
+    /// ties), so the first match is the winner.
+    entries: Vec<Entry>,
+    ui: UiSwitches,
+}
+
+impl RouteTable {
+    /// Builds the table. Rule paths are canonicalized with `normalize_path`
+    /// and a trailing slash is ignored; a rule whose path does not normalize
+    /// matches nothing.
+    #[must_use]
+    pub fn new(rules: Vec<RouteRule>, ui: UiSwitches) -> Self {
+        let mut entries: Vec<Entry> = rules.iter().map(Entry::new).collect();
+        entries.sort_by(|a, b| {
+            b.depth
+                .cmp(&a.depth)
+                .then(b.exact.cmp(&a.exact))
+                .then(a.index.cmp(&b.index))
+        });
+        Self { entries, ui }
+    }
+
+    /// Decide on an already-normalized path.
+    ///
+    /// Order: hidden UI areas (for every method), then the winning route,
+    /// then the method check on that route only. A path that does not start
+    /// with '/' cannot have come from `normalize_path` and is `Unlisted`.
+    #[must_use]
+    pub fn decide(&self, method: &Method, normalized_path: &str) -> Decision {
+        if let Some(area) = hidden_area(normalized_path)
+            && !self.ui.is_on(area)
+        {
+            return Decision::Hidden(area);
+        }
+        if !normalized_path.starts_with('/') {
+            return Decision::Unlisted;
+        }
+        let Some(entry) = self.entries.iter().find(|e| e.matches(normalized_path)) else {
+            return Decision::Unlisted;
+        };
+        // No fallback to a shorter rule when the method is wrong: the most
+        // specific rule speaks for the path, or a broad rule could widen it.
+        match &entry.allow {
+            Some(allow) if !allow.contains(method) => Decision::MethodNotAllowed {
+                route: entry.index,
+                allow: allow.clone(),
+            },
+            _ => Decision::Allowed { route: entry.index },
+        }
+    }
+}
+
+/// The hidden UI area a canonical path belongs to, if any.
+///
+/// Only the first segment counts, compared case-insensitively and on a
+/// segment boundary: `/ADMIN` and `/admin/x` are hidden, `/adminx` and
+/// `/docs.html` are not. Escapes in the segment are decoded first and the
+/// four non-ASCII letters whose Unicode case mapping lands on ASCII (KELVIN
+/// SIGN, LONG S, dotless i, dotted capital I) are folded too, because upstream
+/// frameworks that compare with Unicode case-insensitivity would route
+/// `/wor\u{212A}space` to `/workspace`. Hiding too much here only yields a 404.
+#[must_use]
+pub fn hidden_area(normalized_path: &str) -> Option<HiddenArea> {
+    let first = normalized_path.trim_start_matches('/').split('/').next()?;
+    // The longest name, `openapi.json`, is 12 characters; each folds from at
+    // most 3 UTF-8 bytes written as 9 escape characters. Anything longer
+    // cannot match, so it is not decoded at all.
+    if first.is_empty() || first.len() > 12 * 9 {
+        return None;
+    }
+    let folded: String = String::from_utf8_lossy(&decode_lenient(first.as_bytes()))
+        .chars()
+        .map(fold_char)
+        .collect();
+    match folded.as_str() {
+        "admin" => Some(HiddenArea::Dashboard),
+        "workspace" => Some(HiddenArea::Workspace),
+        "docs" | "redoc" => Some(HiddenArea::Docs),
+        "openapi.json" => Some(HiddenArea::OpenApi),
+        _ => None,
+    }
+}
+
+/// Case fold for the hidden check: ASCII lowercase plus the non-ASCII
+/// characters whose simple Unicode case mapping is an ASCII letter.
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{212A}' => 'k',
+        '\u{017F}' => 's',
+        '\u{0130}' | '\u{0131}' => 'i',
+        c => c.to_ascii_lowercase(),
+    }
+}
+
+/// Percent-decoding that never fails: a `%` without two hex digits is kept
+/// as is. Only used for the hidden check, where over-matching is harmless.
+fn decode_lenient(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    // Same bounds reasoning as the strict decoder: `i` stays below the length
+    // and every read goes through `get`.
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hi = bytes.get(i + 1).copied().and_then(hex_value);
+        let lo = bytes.get(i + 2).copied().and_then(hex_value);
+        if let (b'%', Some(hi), Some(lo)) = (b, hi, lo) {
+            out.push((hi << 4) | lo);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Value of one hex digit, either case.
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::normalize::PathError;
+    use proptest::prelude::*;
+
+    fn rule(index: usize, path: &str, exact: bool, methods: Option<&[Method]>) -> RouteRule {
+        RouteRule {
+            path: path.to_string(),
+            exact,
+            methods: methods.map(<[Method]>::to_vec),
+            index,
+        }
+    }
+
+    /// The sample configuration the decision table runs against.
+    fn sample_rules() -> Vec<RouteRule> {
+        use Method as M;
+        vec![
+            rule(0, "/", false, None),
+            rule(1, "/api/jobs", false, Some(&[M::GET, M::POST])),
+            rule(2, "/api/workspace/file", true, Some(&[M::GET, M::PUT])),
+            rule(3, "/health", true, Some(&[M::GET])),
+            rule(4, "/api/workspace/file", false, Some(&[M::GET])),
+            rule(5, "/api", false, Some(&[M::GET])),
+            rule(6, "/api/jobs", false, None),
+            rule(7, "/admin", false, Some(&[M::GET])),
+            rule(8, "/dup", true, Some(&[M::GET])),
+            rule(9, "/dup", true, Some(&[M::POST])),
+            rule(10, "/docs", false, None),
+        ]
+    }
+
+    fn table(ui: UiSwitches) -> RouteTable {
+        RouteTable::new(sample_rules(), ui)
+    }
+
+    fn allowed(route: usize) -> Decision {
+        Decision::Allowed { route }
+    }
+
+    fn not_allowed(route: usize, allow: &[Method]) -> Decision {
+        Decision::MethodNotAllowed {
+            route,
+            allow: allow.to_vec(),
+        }
+    }
+
+    /// (method, canonical path, expected decision, edge case pinned).
+    type Case = (Method, &'static str, Decision, &'static str);
+
+    fn cases_ui_off() -> Vec<Case> {
+        use Decision::{Hidden, Unlisted};
+        use HiddenArea::{Dashboard, Docs, OpenApi, Workspace};
+        use Method as M;
+        vec![
+            (M::GET, "/admin", Hidden(Dashboard), "hidden dashboard"),
+            (
+                M::POST,
+                "/admin/x",
+                Hidden(Dashboard),
+                "hidden below, any method",
+            ),
+            (
+                M::GET,
+                "/admin/",
+                Hidden(Dashboard),
+                "hidden with trailing slash",
+            ),
+            (M::GET, "/ADMIN", Hidden(Dashboard), "hidden, uppercase"),
+            (
+                M::DELETE,
+                "/aDmIn/users",
+                Hidden(Dashboard),
+                "hidden, mixed case",
+            ),
+            (M::GET, "/Docs/x", Hidden(Docs), "docs, capitalized"),
+            (M::GET, "/docs", Hidden(Docs), "docs"),
+            (M::GET, "/redoc", Hidden(Docs), "redoc is docs"),
+            (M::GET, "/REDOC/", Hidden(Docs), "redoc uppercase"),
+            (M::GET, "/openapi.json", Hidden(OpenApi), "openapi"),
+            (
+                M::GET,
+                "/OpenAPI.JSON",
+                Hidden(OpenApi),
+                "openapi, mixed case",
+            ),
+            (M::GET, "/workspace/", Hidden(Workspace), "workspace"),
+            (
+                M::OPTIONS,
+                "/workspace",
+                Hidden(Workspace),
+                "workspace, OPTIONS",
+            ),
+            (
+                M::GET,
+                "/wor%E2%84%AAspace",
+                Hidden(Workspace),
+                "Kelvin sign folds to k",
+            ),
+            (
+                M::GET,
+                "/ADM%C4%B0N",
+                Hidden(Dashboard),
+                "dotted capital I folds to i",
+            ),
+            (
+                M::GET,
+                "/adm%C4%B1n",
+                Hidden(Dashboard),
+                "dotless i folds to i",
+            ),
+            (M::GET, "/doc%C5%BF", Hidden(Docs), "long s folds to s"),
+            (
+                M::GET,
+                "/adminx",
+                allowed(0),
+                "hidden name needs a segment boundary",
+            ),
+            (M::GET, "/docs.html", allowed(0), "docs.html is not docs"),
+            (
+                M::GET,
+                "/openapi.json.bak",
+                allowed(0),
+                "longer name is not openapi",
+            ),
+            (
+                M::GET,
+                "/openapi",
+                allowed(0),
+                "openapi without .json is not hidden",
+            ),
+            (
+                M::GET,
+                "/api/admin",
+                allowed(5),
+                "hidden names only in first segment",
+            ),
+            (M::GET, "/x/docs", allowed(0), "docs below another segment"),
+            (M::GET, "/", allowed(0), "root covered by the / prefix rule"),
+            (
+                M::DELETE,
+                "/anything/at/all",
+                allowed(0),
+                "/ rule allows any method",
+            ),
+            (
+                M::GET,
+                "/api/jobs",
+                allowed(1),
+                "prefix rule matches itself",
+            ),
+            (
+                M::GET,
+                "/api/jobs/",
+                allowed(1),
+                "prefix rule matches trailing slash",
+            ),
+            (
+                M::POST,
+                "/api/jobs/1",
+                allowed(1),
+                "prefix rule matches below",
+            ),
+            (
+                M::HEAD,
+                "/api/jobs/1",
+                allowed(1),
+                "HEAD accepted where GET is",
+            ),
+            (
+                M::GET,
+                "/api/jobsx",
+                allowed(5),
+                "no match across a segment boundary",
+            ),
+            (M::GET, "/api/jobs.json", allowed(5), "no match on a suffix"),
+            (
+                M::DELETE,
+                "/api/jobs/1",
+                not_allowed(1, &[M::GET, M::HEAD, M::POST]),
+                "405 lists HEAD after GET",
+            ),
+            (
+                M::PATCH,
+                "/api/jobs",
+                not_allowed(1, &[M::GET, M::HEAD, M::POST]),
+                "earlier duplicate path wins over later any-method rule",
+            ),
+            (
+                M::GET,
+                "/api/other",
+                allowed(5),
+                "shorter prefix when longer misses",
+            ),
+            (
+                M::POST,
+                "/api/other",
+                not_allowed(5, &[M::GET, M::HEAD]),
+                "405 from the /api rule",
+            ),
+            (M::GET, "/api", allowed(5), "prefix rule on its own path"),
+            (
+                M::GET,
+                "/api/workspace/file",
+                allowed(2),
+                "exact beats prefix on a tie",
+            ),
+            (
+                M::PUT,
+                "/api/workspace/file",
+                allowed(2),
+                "exact rule's own methods",
+            ),
+            (
+                M::DELETE,
+                "/api/workspace/file",
+                not_allowed(2, &[M::GET, M::HEAD, M::PUT]),
+                "405 from the exact rule",
+            ),
+            (
+                M::GET,
+                "/api/workspace/file/",
+                allowed(4),
+                "exact rule does not match a trailing slash",
+            ),
+            (
+                M::GET,
+                "/api/workspace/file/x",
+                allowed(4),
+                "below exact goes to prefix",
+            ),
+            (
+                M::PUT,
+                "/api/workspace/file/x",
+                not_allowed(4, &[M::GET, M::HEAD]),
+                "no fallback to a shorter rule on a wrong method",
+            ),
+            (
+                M::GET,
+                "/api/workspace",
+                allowed(5),
+                "parent of a deeper rule",
+            ),
+            (M::GET, "/health", allowed(3), "exact health"),
+            (M::HEAD, "/health", allowed(3), "HEAD on a GET-only rule"),
+            (
+                M::POST,
+                "/health",
+                not_allowed(3, &[M::GET, M::HEAD]),
+                "405 on exact health",
+            ),
+            (
+                M::GET,
+                "/health/",
+                allowed(0),
+                "exact miss falls to the / rule",
+            ),
+            (M::GET, "/healthz", allowed(0), "exact rule is not a prefix"),
+            (
+                M::GET,
+                "/API/jobs",
+                allowed(0),
+                "route matching is case-sensitive",
+            ),
+            (
+                M::GET,
+                "/api/Jobs",
+                allowed(5),
+                "case-sensitive below a prefix",
+            ),
+            (M::GET, "/dup", allowed(8), "full tie: earlier index wins"),
+            (
+                M::POST,
+                "/dup",
+                not_allowed(8, &[M::GET, M::HEAD]),
+                "full tie: later rule's methods are not consulted",
+            ),
+            (
+                M::GET,
+                "",
+                Unlisted,
+                "empty string cannot be a canonical path",
+            ),
+            (
+                M::GET,
+                "api/jobs",
+                Unlisted,
+                "no leading slash is never matched",
+            ),
+        ]
+    }
+
+    /// Pins the decision table with every UI switch off.
+    #[test]
+    fn decisions_with_ui_off() {
+        let t = table(UiSwitches::default());
+        for (method, path, want, why) in cases_ui_off() {
+            assert_eq!(t.decide(&method, path), want, "{why}: {method} {path:?}");
+        }
+    }
+
+    /// Pins that a switched-on area falls through to the routes (case-sensitively) while other areas stay hidden.
+    #[test]
+    fn decisions_with_ui_switches_on() {
+        use Method as M;
+        let dash = table(UiSwitches {
+            dashboard: true,
+            ..UiSwitches::default()
+        });
+        assert_eq!(dash.decide(&M::GET, "/admin"), allowed(7));
+        assert_eq!(dash.decide(&M::HEAD, "/admin/x"), allowed(7));
+        assert_eq!(
+            dash.decide(&M::POST, "/admin"),
+            not_allowed(7, &[M::GET, M::HEAD])
+        );
+        assert_eq!(dash.decide(&M::GET, "/ADMIN"), allowed(0));
+        assert_eq!(
+            dash.decide(&M::GET, "/docs"),
+            Decision::Hidden(HiddenArea::Docs)
+        );
+
+        let docs = table(UiSwitches {
+            docs: true,
+            ..UiSwitches::default()
+        });
+        assert_eq!(docs.decide(&M::GET, "/docs/x"), allowed(10));
+        assert_eq!(docs.decide(&M::GET, "/redoc"), allowed(0));
+        assert_eq!(
+            docs.decide(&M::GET, "/openapi.json"),
+            Decision::Hidden(HiddenArea::OpenApi)
+        );
+        assert_eq!(
+            docs.decide(&M::GET, "/workspace"),
+            Decision::Hidden(HiddenArea::Workspace)
+        );
+
+        let all = table(UiSwitches {
+            dashboard: true,
+            workspace: true,
+            docs: true,
+            openapi: true,
+        });
+        assert_eq!(all.decide(&M::GET, "/openapi.json"), allowed(0));
+        assert_eq!(all.decide(&M::GET, "/workspace/x"), allowed(0));
+    }
+
+    /// Pins Unlisted: without a "/" rule, uncovered paths (and a switched-on area with no route) are 404.
+    #[test]
+    fn unlisted_without_root_rule() {
+        use Method as M;
+        let rules = vec![rule(0, "/api", false, None)];
+        let off = RouteTable::new(rules.clone(), UiSwitches::default());
+        assert_eq!(off.decide(&M::GET, "/"), Decision::Unlisted);
+        assert_eq!(off.decide(&M::GET, "/apix"), Decision::Unlisted);
+        assert_eq!(off.decide(&M::GET, "/api/x"), allowed(0));
+        assert_eq!(
+            off.decide(&M::GET, "/admin"),
+            Decision::Hidden(HiddenArea::Dashboard)
+        );
+        let on = RouteTable::new(
+            rules,
+            UiSwitches {
+                dashboard: true,
+                ..UiSwitches::default()
+            },
+        );
+        assert_eq!(on.decide(&M::GET, "/admin"), Decision::Unlisted);
+        let empty = RouteTable::new(Vec::new(), UiSwitches::default());
+        assert_eq!(empty.decide(&M::GET, "/"), Decision::Unlisted);
+    }
+
+    /// Pins that the longest rule wins regardless of config order, and that index order (not Vec order) breaks full ties.
+    #[test]
+    fn priority_ignores_vec_order() {
+        use Method as M;
+        let rules = vec![
+            rule(3, "/a", false, None),
+            rule(2, "/a/b", false, Some(&[M::GET])),
+            rule(1, "/", false, None),
+            rule(5, "/a/b/c", true, None),
+            rule(4, "/a/b/c", false, None),
+            rule(7, "/a/b/c/d", false, None),
+            rule(6, "/a/b/c/d", false, Some(&[M::PUT])),
+        ];
+        let t = RouteTable::new(rules, UiSwitches::default());
+        assert_eq!(t.decide(&M::GET, "/a/b/x"), allowed(2));
+        assert_eq!(t.decide(&M::GET, "/a/x"), allowed(3));
+        assert_eq!(t.decide(&M::GET, "/b"), allowed(1));
+        assert_eq!(t.decide(&M::GET, "/a/b/c"), allowed(5));
+        assert_eq!(t.decide(&M::GET, "/a/b/c/"), allowed(4));
+        assert_eq!(t.decide(&M::GET, "/a/b/c/d"), not_allowed(6, &[M::PUT]));
+    }
+
+    /// Pins rule-path canonicalization: a trailing slash or an encoded letter in a rule still matches, and a rule path that cannot be a path matches nothing.
+    #[test]
+    fn rule_paths_are_canonicalized() {
+        use Method as M;
+        let rules = vec![
+            rule(0, "/api/", false, Some(&[M::GET])),
+            rule(1, "/%6Aobs", true, None),
+            rule(2, "relative", false, None),
+            rule(3, "", false, None),
+            rule(4, "/x;y", false, None),
+            rule(5, "/..", false, None),
+        ];
+        let t = RouteTable::new(rules, UiSwitches::default());
+        assert_eq!(t.decide(&M::GET, "/api"), allowed(0));
+        assert_eq!(t.decide(&M::GET, "/api/x"), allowed(0));
+        assert_eq!(t.decide(&M::GET, "/jobs"), allowed(1));
+        assert_eq!(t.decide(&M::GET, "/"), Decision::Unlisted);
+        assert_eq!(t.decide(&M::GET, "/relative"), Decision::Unlisted);
+        assert_eq!(t.decide(&M::GET, "/x"), Decision::Unlisted);
+    }
+
+    /// Pins the Allow list: config order, duplicates removed, HEAD once, HEAD not added without GET, empty list refuses everything.
+    #[test]
+    fn allow_list_shapes() {
+        use Method as M;
+        assert_eq!(
+            allow_list(&[M::POST, M::GET, M::GET]),
+            vec![M::POST, M::GET, M::HEAD]
+        );
+        assert_eq!(allow_list(&[M::HEAD, M::GET]), vec![M::HEAD, M::GET]);
+        assert_eq!(allow_list(&[M::GET, M::HEAD]), vec![M::GET, M::HEAD]);
+        assert_eq!(allow_list(&[M::POST]), vec![M::POST]);
+        let t = RouteTable::new(vec![rule(0, "/", false, Some(&[]))], UiSwitches::default());
+        assert_eq!(t.decide(&M::GET, "/"), not_allowed(0, &[]));
+        let head_only = RouteTable::new(
+            vec![rule(0, "/", false, Some(&[M::HEAD]))],
+            UiSwitches::default(),
+        );
+        assert_eq!(head_only.decide(&M::HEAD, "/"), allowed(0));
+        assert_eq!(head_only.decide(&M::GET, "/"), not_allowed(0, &[M::HEAD]));
+    }
+
+    /// Pins that extension methods are compared exactly like standard ones.
+    #[test]
+    fn extension_methods() -> Result<(), http::method::InvalidMethod> {
+        let purge = Method::from_bytes(b"PURGE")?;
+        let t = RouteTable::new(
+            vec![rule(0, "/", false, Some(std::slice::from_ref(&purge)))],
+            UiSwitches::default(),
+        );
+        assert_eq!(t.decide(&purge, "/x"), allowed(0));
+        assert_eq!(
+            t.decide(&Method::GET, "/x"),
+            not_allowed(0, std::slice::from_ref(&purge))
+        );
+        Ok(())
+    }
+
+    /// Pins `hidden_area` on its own: boundaries, leading slashes, escapes, and over-long segments.
+    #[test]
+    fn hidden_area_direct() {
+        assert_eq!(hidden_area("/admin"), Some(HiddenArea::Dashboard));
+        assert_eq!(hidden_area("//admin"), Some(HiddenArea::Dashboard));
+        assert_eq!(hidden_area("/%61dmin"), Some(HiddenArea::Dashboard));
+        assert_eq!(hidden_area("/%41DMIN/x"), Some(HiddenArea::Dashboard));
+        assert_eq!(hidden_area("/openapi%2Ejson"), Some(HiddenArea::OpenApi));
+        assert_eq!(hidden_area("/"), None);
+        assert_eq!(hidden_area(""), None);
+        assert_eq!(hidden_area("/%"), None);
+        assert_eq!(hidden_area("/admin%"), None);
+        assert_eq!(hidden_area("/admi"), None);
+        assert_eq!(hidden_area("/admin%20"), None);
+        assert_eq!(hidden_area(&format!("/{}", "a".repeat(10_000))), None);
+    }
+
+    /// Pins the end-to-end order on raw inputs: normalize first, then decide, so encoded and dotted spellings of hidden areas are hidden.
+    #[test]
+    fn normalize_then_decide() -> Result<(), PathError> {
+        use Method as M;
+        let t = table(UiSwitches::default());
+        for raw in [
+            "/%61dmin",
+            "//admin",
+            "/x/../admin",
+            "/%2e/ADMIN/",
+            "/api/x/%2e%2e/%2e%2e/admin",
+        ] {
+            let path = normalize_path(raw)?;
+            assert_eq!(
+                t.decide(&M::GET, &path),
+                Decision::Hidden(HiddenArea::Dashboard),
+                "{raw:?}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Segments for the encoding-invariance property: hidden names in several
+    /// cases, route names, dot segments and random names.
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "admin",
+                "Admin",
+                "ADMIN",
+                "docs",
+                "Docs",
+                "redoc",
+                "workspace",
+                "openapi.json",
+                "api",
+                "jobs",
+                "workspace",
+                "file",
+                "health",
+                "dup",
+                ".",
+                "..",
+                "adminx",
+            ])
+            .prop_map(String::from),
+            "[A-Za-z0-9._-]{1,8}",
+        ]
+    }
+
+    /// A plain path plus, for each byte, whether to percent-encode it and in which hex case.
+    fn plain_and_mask() -> impl Strategy<Value = (String, Vec<(bool, bool)>)> {
+        (prop::collection::vec(segment(), 0..5), any::<bool>())
+            .prop_map(|(segs, trailing)| {
+                let mut path = format!("/{}", segs.join("/"));
+                if trailing && !segs.is_empty() {
+                    path.push('/');
+                }
+                path
+            })
+            .prop_flat_map(|path| {
+                let n = path.len();
+                (
+                    Just(path),
+                    prop::collection::vec((any::<bool>(), any::<bool>()), n),
+                )
+            })
+    }
+
+    /// Percent-encodes the chosen bytes (never '/', which would change the path).
+    fn encode_some(plain: &str, mask: &[(bool, bool)]) -> String {
+        let mut out = String::new();
+        for (b, &(encode, lower)) in plain.bytes().zip(mask) {
+            if encode && b != b'/' {
+                let hex = if lower {
+                    format!("%{b:02x}")
+                } else {
+                    format!("%{b:02X}")
+                };
+                out.push_str(&hex);
+            } else {
+                out.push(char::from(b));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Pins that the decision never depends on how a path was percent-encoded: any subset of bytes encoded, in either hex case, normalizes and decides the same as the plain path.
+        #[test]
+        fn decision_ignores_percent_encoding((plain, mask) in plain_and_mask()) {
+            let variant = encode_some(&plain, &mask);
+            let n_plain = normalize_path(&plain);
+            let n_variant = normalize_path(&variant);
+            prop_assert_eq!(&n_variant, &n_plain, "variant {:?}", variant);
+            if let (Ok(p), Ok(v)) = (n_plain, n_variant) {
+                let tables = [
+                    table(UiSwitches::default()),
+                    table(UiSwitches { dashboard: true, workspace: true, docs: true, openapi: true }),
+                ];
+                for t in &tables {
+                    for m in [Method::GET, Method::HEAD, Method::POST, Method::DELETE] {
+                        prop_assert_eq!(t.decide(&m, &v), t.decide(&m, &p));
+                    }
+                }
+                prop_assert_eq!(hidden_area(&v), hidden_area(&p));
+            }
+        }
+
+        /// Pins that `decide` and `hidden_area` never panic on arbitrary strings, canonical or not.
+        #[test]
+        fn decide_never_panics(path in ".{0,48}", slash in any::<bool>()) {
+            let path = if slash { format!("/{path}") } else { path };
+            let t = table(UiSwitches::default());
+            let _ = t.decide(&Method::GET, &path);
+            let _ = hidden_area(&path);
+        }
+
+        /// Pins that HEAD is decided exactly like GET on every canonical path from the sample table.
+        #[test]
+        fn head_follows_get((plain, _mask) in plain_and_mask()) {
+            if let Ok(p) = normalize_path(&plain) {
+                let t = table(UiSwitches::default());
+                let get = t.decide(&Method::GET, &p);
+                let head = t.decide(&Method::HEAD, &p);
+                match get {
+                    Decision::MethodNotAllowed { .. } => {
+                        let head_refused = matches!(head, Decision::MethodNotAllowed { .. });
+                        prop_assert!(head_refused, "HEAD allowed where GET is refused");
+                    }
+                    other => prop_assert_eq!(head, other),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! Listeners and connections: binding (after the bind guard in config), the TLS handshake,
+//! HTTP/1.1 or HTTP/2 by ALPN, timeouts for slow and idle clients, the plain-HTTP redirect
+//! listener, and graceful shutdown that lets in-flight requests and tunnels finish.
+
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::basic::BasicAuth;
+use crate::config::Config;
+use crate::handler::{self, AppState};
+use crate::proxy::Upstream;
+use crate::responses::{self, Body, BoxError};
+use tls::CertificateSlot;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("{path}: {source}")]
+    Htpasswd {
+        path: String,
+        source: crate::auth::htpasswd::HtpasswdError,
+    },
+}
+
+/// A running front door. Dropping it does not stop it: call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub state: Arc<AppState>,
+    pub certificate: Arc<CertificateSlot>,
+    shutdown: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests and tunnels finish (up to the grace
+    /// period), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.done.await;
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        self.shutdown().await;
+        tracing::info!("stopped");
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Binds the listeners and starts serving `config`.
+pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
+    let certificate = CertificateSlot::new(tls::obtain_certificate(&config.tls)?);
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(certificate.clone())?));
+
+    let basic = match &config.basic {
+        None => None,
+        Some(b) => {
+            let auth = BasicAuth::load(b.htpasswd.clone(), b.realm.clone()).map_err(|source| {
+                ServeError::Htpasswd {
+                    path: b.htpasswd.display().to_string(),
+                    source,
+                }
+            })?;
+            for issue in auth.users().issues() {
+                tracing::warn!(file = %b.htpasswd.display(), line = issue.line, "htpasswd line skipped: {}", issue.reason);
+            }
+            Some(Arc::new(auth))
+        }
+    };
+
+    let https_listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let https_addr = local_addr(&https_listener, config.server.listen);
+    let http_listener = match config.server.http_listen {
+        None => None,
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?,
+        ),
+    };
+    let http_addr = http_listener
+        .as_ref()
+        .zip(config.server.http_listen)
+        .map(|(l, fallback)| local_addr(l, fallback));
+
+    let tunnels = TaskTracker::new();
+    let upstream = Upstream::new(
+        config.upstream.authority.clone(),
+        config.upstream.connect_timeout,
+        config.upstream.response_timeout,
+        tunnels.clone(),
+    );
+    let settings = ConnSettings {
+        header_timeout: config.server.header_timeout,
+        idle_timeout: config.server.idle_timeout,
+        max_header_bytes: config.server.max_header_bytes,
+    };
+    let grace = config.server.shutdown_grace;
+    let state = Arc::new(AppState {
+        config: ArcSwap::from_pointee(config),
+        basic,
+        upstream,
+    });
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let connections = TaskTracker::new();
+    let mut accept_tasks = Vec::new();
+    accept_tasks.push(tokio::spawn(accept_https(
+        https_listener,
+        acceptor,
+        state.clone(),
+        settings,
+        connections.clone(),
+        shutdown_rx.clone(),
+    )));
+    if let Some(listener) = http_listener {
+        accept_tasks.push(tokio::spawn(accept_plain_http(
+            listener,
+            https_addr.port(),
+            state.clone(),
+            settings,
+            connections.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    tracing::info!(https = %https_addr, http = ?http_addr, "frontdoor listening");
+
+    let done = tokio::spawn(async move {
+        for task in accept_tasks {
+            let _ = task.await;
+        }
+        connections.close();
+        tunnels.close();
+        let drained = tokio::time::timeout(grace, async {
+            connections.wait().await;
+            tunnels.wait().await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(grace = ?grace, "shutdown grace period over: closing remaining connections");
+        }
+    });
+
+    Ok(RunningServer {
+        https_addr,
+        http_addr,
+        state,
+        certificate,
+        shutdown,
+        done,
+    })
+}
+
+fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(fallback)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ConnSettings {
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    max_header_bytes: usize,
+}
+
+/// hyper refuses HTTP/1 read buffers smaller than this.
+const MIN_H1_BUFFER: usize = 8192;
+
+async fn accept_https(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<AppState>,
+    settings: ConnSettings,
+    connections: TaskTracker,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let tls = match tokio::time::timeout(settings.header_timeout, acceptor.accept(stream))
+                .await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
+                    return;
+                }
+            };
+            let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let activity = Arc::new(Activity::new());
+            let service = {
+                let activity = activity.clone();
+                service_fn(move |req: Request<Incoming>| {
+                    let state = state.clone();
+                    let guard = activity.begin();
+                    async move {
+                        let response = handler::handle(state, peer, req).await;
+                        Ok::<_, Infallible>(response.map(|b| track(b, guard)))
+                    }
+                })
+            };
+            let io = TokioIo::new(tls);
+            if is_h2 {
+                let mut builder = http2::Builder::new(TokioExecutor::new());
+                builder
+                    .timer(TokioTimer::new())
+                    .max_header_list_size(
+                        u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX),
+                    )
+                    .max_concurrent_streams(256)
+                    .keep_alive_interval(Some(Duration::from_secs(30)))
+                    .keep_alive_timeout(Duration::from_secs(20));
+                let conn = builder.serve_connection(io, service);
+                drive(
+                    conn,
+                    |c| c.graceful_shutdown(),
+                    activity,
+                    settings.idle_timeout,
+                    shutdown,
+                )
+                .await;
+            } else {
+                let mut builder = http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Some(settings.header_timeout))
+                    .max_buf_size(settings.max_header_bytes.max(MIN_H1_BUFFER))
+                    .keep_alive(true);
+                let conn = builder.serve_connection(io, service).with_upgrades();
+                drive(
+                    conn,
+                    |c| c.graceful_shutdown(),
+                    activity,
+                    settings.idle_timeout,
+                    shutdown,
+                )
+                .await;
+            }
+        });
+    }
+}
+
+/// Drives a connection to its end; closes it gracefully when the server shuts down or when
+/// it has had no request in flight for `idle_timeout` (hyper has no idle timeout of its own).
+async fn drive<C, F>(
+    conn: C,
+    begin_graceful_shutdown: F,
+    activity: Arc<Activity>,
+    idle_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    C: Future<Output = Result<(), hyper::Error>>,
+    F: Fn(Pin<&mut C>),
+{
+    tokio::pin!(conn);
+    let check_every = (idle_timeout / 4).max(Duration::from_millis(250));
+    let mut ticker = tokio::time::interval(check_every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = shutdown.changed(), if !closing => {
+                closing = true;
+                begin_graceful_shutdown(conn.as_mut());
+            }
+            _ = ticker.tick(), if !closing => {
+                if activity.idle_for() >= idle_timeout {
+                    closing = true;
+                    begin_graceful_shutdown(conn.as_mut());
+                }
+            }
+        }
+    }
+}
+
+/// Requests in flight on one connection and when the last one ended.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    last_active_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.last_active_ms.store(self.now_ms(), Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return Duration::ZERO;
+        }
+        let last = self.last_active_ms.load(Ordering::SeqCst);
+        Duration::from_millis(self.now_ms().saturating_sub(last))
+    }
+}
+
+/// Counts a request as in flight until its response body is done or dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .last_active_ms
+            .store(self.0.now_ms(), Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request counted as in flight while it streams.
+struct TrackedBody {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+fn track(inner: Body, in_flight: InFlight) -> TrackedBody {
+    TrackedBody {
+        inner,
+        _in_flight: in_flight,
+    }
+}
+
+impl HttpBody for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The plain-HTTP listener: every request gets a 308 to the same path over HTTPS.
+async fn accept_plain_http(
+    listener: TcpListener,
+    https_port: u16,
+    state: Arc<AppState>,
+    settings: ConnSettings,
+    connections: TaskTracker,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let stream: TcpStream = tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let activity = Arc::new(Activity::new());
+            let service = {
+                let activity = activity.clone();
+                service_fn(move |req: Request<Incoming>| {
+                    let guard = activity.begin();
+                    let config = state.config.load_full();
+                    let response = redirect_to_https(&req, https_port, &config);
+                    async move { Ok::<_, Infallible>(response.map(|b| track(b, guard))) }
+                })
+            };
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(Some(settings.header_timeout))
+                .max_buf_size(settings.max_header_bytes.max(MIN_H1_BUFFER));
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            drive(
+                conn,
+                |c| c.graceful_shutdown(),
+                activity,
+                settings.idle_timeout,
+                shutdown,
+            )
+            .await;
+        });
+    }
+}
+
+/// Builds the 308. The host comes from the request only if it is one this front door
+/// serves (when `server.hosts` is set), so the redirect cannot be pointed elsewhere.
+fn redirect_to_https(req: &Request<Incoming>, https_port: u16, config: &Config) -> Response<Body> {
+    let target = match crate::policy::target::parse_target(
+        req.method(),
+        req.uri(),
+        req.version(),
+        req.headers(),
+        &config.server.hosts,
+    ) {
+        Ok(t) => t,
+        Err(crate::policy::target::TargetError::UnknownHost(_)) => {
+            return responses::Denial::MisdirectedHost.into_response(false);
+        }
+        Err(_) => return responses::Denial::BadRequest("malformed target").into_response(false),
+    };
+    let name = crate::policy::target::host_name(&target.host);
+    let location = if https_port == 443 {
+        format!("https://{name}{}", target.path_and_query())
+    } else {
+        format!("https://{name}:{https_port}{}", target.path_and_query())
+    };
+    let mut response = Response::new(responses::full(Bytes::new()));
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(v) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
