@@ -146,6 +146,18 @@ pub struct Harness {
     pub agent: DemoAgent,
     pub server: Option<RunningServer>,
     pub dir: TempDir,
+    pub client: Client,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// A client for one frontdoor address, trusting its certificate.
+pub struct Client {
     pub addr: SocketAddr,
     pub connector: TlsConnector,
 }
@@ -219,20 +231,32 @@ realm = "test"
         let config = Config::from_toml(&text, "test.toml", &Env::default())
             .unwrap_or_else(|e| panic!("test config refused: {e}\n{text}"));
         let server = server::start(config).await.expect("frontdoor starts");
-        let addr = server.https_addr;
-        let connector = connector_trusting(&dir.join("cert.pem"));
+        let client = Client::new(server.https_addr, &dir.join("cert.pem"));
         Harness {
             agent,
             server: Some(server),
             dir,
-            addr,
-            connector,
+            client,
         }
     }
 
     pub async fn shutdown(&mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
+        }
+    }
+
+    /// Paths the agent received, as raw targets.
+    pub fn agent_targets(&self) -> Vec<String> {
+        self.agent.seen().iter().map(|r| r.target.clone()).collect()
+    }
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr, cert: &Path) -> Client {
+        Client {
+            addr,
+            connector: connector_trusting(cert),
         }
     }
 
@@ -305,11 +329,6 @@ realm = "test"
         })
         .await;
         String::from_utf8_lossy(&out).into_owned()
-    }
-
-    /// Paths the agent received, as raw targets.
-    pub fn agent_targets(&self) -> Vec<String> {
-        self.agent.seen().iter().map(|r| r.target.clone()).collect()
     }
 }
 
