@@ -470,3 +470,49 @@ async fn http_listener_redirects() {
     assert!(text.to_ascii_lowercase().contains(&location), "{text}");
     assert!(h.agent_targets().is_empty());
 }
+
+/// Request headers over `server.max_header_bytes` get 431, never reaching the upstream.
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let h = Harness::start().await;
+    let raw = h
+        .raw(
+            format!(
+                "GET /health HTTP/1.1\r\nHost: {}\r\nX-Big: {}\r\n\r\n",
+                h.authority(),
+                "a".repeat(40_000)
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(status_of(&raw), 431, "{raw}");
+    assert!(h.agent_targets().is_empty());
+}
+
+/// From a trusted proxy, X-Forwarded-For is kept and the peer appended; from anyone else it
+/// is replaced (the unit tests in src/proxy cover the untrusted side too).
+#[tokio::test]
+async fn trusted_proxy_keeps_forwarded_for() {
+    let h = Harness::with(Options {
+        server_extra: "trusted_proxies = [\"127.0.0.0/8\"]",
+        ..Options::default()
+    })
+    .await;
+    let req = Request::get("/api/echo")
+        .header("host", h.authority())
+        .header("authorization", basic(USER, PASSWORD))
+        .header("x-forwarded-for", "203.0.113.5")
+        .header("x-forwarded-user", "admin")
+        .body(empty())
+        .unwrap();
+    let r = h.send(req).await;
+    assert_eq!(
+        r.json()["headers"]["x-forwarded-for"],
+        "203.0.113.5, 127.0.0.1"
+    );
+    assert_eq!(
+        r.json()["headers"]["x-forwarded-user"],
+        USER,
+        "identity is never taken from a proxy"
+    );
+}
