@@ -23,6 +23,7 @@ use hyper::body::Incoming;
 use crate::auth::basic::BasicAuth;
 use crate::auth::{self, Identity};
 use crate::config::Config;
+use crate::limits::lockout::Lockout;
 use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
 use crate::policy::target::{TargetError, parse_target};
@@ -35,6 +36,7 @@ pub struct AppState {
     /// halfway through a request cannot mix two configs.
     pub config: ArcSwap<Config>,
     pub basic: Option<Arc<BasicAuth>>,
+    pub lockout: Lockout,
     pub upstream: Upstream,
 }
 
@@ -121,11 +123,20 @@ async fn through(
     };
     record.route = Some(route.path.clone());
 
-    // 4. Authenticate (public routes pass with no identity).
-    let identity: Option<Identity> =
-        auth::authenticate(route, req.headers(), state.basic.as_deref())
-            .await
-            .map_err(|denial| ("bad credentials", denial))?;
+    // 4. Authenticate (public routes pass with no identity); banned users and addresses
+    //    get 429 before their password is even looked at.
+    let identity: Option<Identity> = auth::authenticate(
+        route,
+        req.headers(),
+        peer.ip(),
+        state.basic.as_deref(),
+        &state.lockout,
+    )
+    .await
+    .map_err(|denial| match denial {
+        Denial::TooManyRequests { .. } => ("login banned", denial),
+        _ => ("bad credentials", denial),
+    })?;
     record.user = identity.as_ref().map(|i| i.user.clone());
 
     // 5. Cap the body: a declared length over the cap is refused before anything is read

@@ -58,6 +58,42 @@ enum Command {
         /// The request target, e.g. /api/jobs?x=1 or /%61dmin.
         target: String,
     },
+    /// Edit an htpasswd file like Apache's htpasswd (argon2id unless -B or -m).
+    #[command(
+        override_usage = "frontdoor passwd [-cimBDv] [-C cost] FILE USER\n       frontdoor passwd -b[cmBDv] [-C cost] FILE USER PASSWORD\n       frontdoor passwd -n[imB] [-C cost] USER\n       frontdoor passwd -nb[mB] [-C cost] USER PASSWORD"
+    )]
+    Passwd {
+        /// Create the file (overwrite it if it exists).
+        #[arg(short = 'c')]
+        create: bool,
+        /// Print the line to stdout instead of changing a file.
+        #[arg(short = 'n')]
+        print: bool,
+        /// Take the password from the command line (visible to other users: prefer -i).
+        #[arg(short = 'b')]
+        batch: bool,
+        /// Read the password from stdin without prompting.
+        #[arg(short = 'i')]
+        stdin: bool,
+        /// bcrypt (readable by nginx and Apache).
+        #[arg(short = 'B')]
+        bcrypt: bool,
+        /// bcrypt cost, 4 to 17 (default 10).
+        #[arg(short = 'C', value_name = "COST")]
+        cost: Option<u32>,
+        /// Apache MD5 (apr1), for legacy readers only.
+        #[arg(short = 'm')]
+        apr1: bool,
+        /// Delete the user.
+        #[arg(short = 'D')]
+        delete: bool,
+        /// Verify the user's password.
+        #[arg(short = 'v')]
+        verify: bool,
+        /// FILE USER [PASSWORD], or with -n: USER [PASSWORD].
+        #[arg(num_args = 1..=3, value_name = "ARGS")]
+        args: Vec<String>,
+    },
     /// Certificate helpers.
     Cert {
         #[command(subcommand)]
@@ -168,6 +204,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", explain(&config, &method, &target)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Passwd {
+            create,
+            print,
+            batch,
+            stdin,
+            bcrypt,
+            cost,
+            apr1,
+            delete,
+            verify,
+            args,
+        } => Ok(passwd(PasswdFlags {
+            create,
+            print,
+            batch,
+            stdin,
+            bcrypt,
+            cost,
+            apr1,
+            delete,
+            verify,
+            args,
+        })),
         Command::Cert {
             command: CertCommand::SelfSigned { hosts, cert, key },
         } => {
@@ -296,4 +355,158 @@ fn explain(config: &Config, method: &str, target: &str) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+struct PasswdFlags {
+    create: bool,
+    print: bool,
+    batch: bool,
+    stdin: bool,
+    bcrypt: bool,
+    cost: Option<u32>,
+    apr1: bool,
+    delete: bool,
+    verify: bool,
+    args: Vec<String>,
+}
+
+/// `frontdoor passwd`: Apache htpasswd's flags, messages and exit codes.
+fn passwd(flags: PasswdFlags) -> ExitCode {
+    use frontdoor::auth::passwd::{self, Change, HashFormat};
+    let usage = |why: &str| {
+        eprintln!("frontdoor passwd: {why}; see `frontdoor passwd --help`");
+        ExitCode::from(2)
+    };
+    let mut args = flags.args.into_iter();
+    let file = if flags.print {
+        None
+    } else {
+        args.next().map(PathBuf::from)
+    };
+    let Some(user) = args.next() else {
+        return usage("missing user name");
+    };
+    let given_password = args.next();
+    if args.next().is_some() || (given_password.is_some() != flags.batch) {
+        return usage("a password argument goes with -b, and only with -b");
+    }
+    if flags.print && (flags.create || flags.delete || flags.verify) {
+        return usage("-n cannot be combined with -c, -D or -v");
+    }
+    if usize::from(flags.bcrypt) + usize::from(flags.apr1) > 1 {
+        return usage("choose one of -B and -m");
+    }
+    let format = if flags.bcrypt {
+        let cost = flags.cost.unwrap_or(10);
+        if !(4..=17).contains(&cost) {
+            return usage("bcrypt cost (-C) must be 4 to 17");
+        }
+        HashFormat::Bcrypt { cost }
+    } else if flags.apr1 {
+        HashFormat::Apr1
+    } else {
+        HashFormat::Argon2id
+    };
+    let fail = |e: passwd::PasswdError| {
+        eprintln!("frontdoor passwd: {e}");
+        ExitCode::from(e.exit_code())
+    };
+    if let Err(e) = passwd::check_user_name(&user) {
+        return fail(e);
+    }
+    if flags.delete {
+        let Some(file) = file else {
+            return usage("missing file");
+        };
+        return match passwd::delete_user(&file, &user) {
+            Ok(true) => {
+                eprintln!("Deleting password for user {user}");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("User {user} not found");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let password = match given_password {
+        Some(p) => p.into_bytes(),
+        None if flags.stdin => match read_stdin_line() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("frontdoor passwd: cannot read the password: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => match prompt_twice(!flags.verify) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        },
+    };
+    if flags.print {
+        return match passwd::format_line(&user, &password, format) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let Some(file) = file else {
+        return usage("missing file");
+    };
+    if flags.verify {
+        return match passwd::verify_user(&file, &user, &password) {
+            Ok(()) => {
+                eprintln!("Password for user {user} correct.");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    match passwd::set_user(&file, &user, &password, format, flags.create) {
+        Ok(Change::Added) => {
+            eprintln!("Adding password for user {user}");
+            ExitCode::SUCCESS
+        }
+        Ok(Change::Updated) => {
+            eprintln!("Updating password for user {user}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn read_stdin_line() -> std::io::Result<Vec<u8>> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec())
+}
+
+/// Prompts without echo (via stty when stdin is a terminal); asks twice for a new password.
+fn prompt_twice(confirm: bool) -> Result<Vec<u8>, frontdoor::auth::passwd::PasswdError> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stdin().is_terminal();
+    let ask = |prompt: &str| -> Vec<u8> {
+        eprint!("{prompt}");
+        if terminal {
+            let _ = std::process::Command::new("stty").arg("-echo").status();
+        }
+        let line = read_stdin_line().unwrap_or_default();
+        if terminal {
+            let _ = std::process::Command::new("stty").arg("echo").status();
+            eprintln!();
+        }
+        line
+    };
+    let first = ask(if confirm {
+        "New password: "
+    } else {
+        "Enter password: "
+    });
+    if confirm && ask("Re-type new password: ") != first {
+        return Err(frontdoor::auth::passwd::PasswdError::Mismatch);
+    }
+    Ok(first)
 }

@@ -33,10 +33,18 @@ pub fn wants_json(headers: &http::HeaderMap) -> bool {
 pub enum Denial {
     BadRequest(&'static str),
     MisdirectedHost,
-    Unauthorized { realm: String },
+    Unauthorized {
+        realm: String,
+    },
     NotFound,
-    MethodNotAllowed { allow: Vec<http::Method> },
+    MethodNotAllowed {
+        allow: Vec<http::Method>,
+    },
     PayloadTooLarge,
+    /// A login ban is in force; the client may retry after this many seconds.
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
     BadGateway,
     GatewayTimeout,
 }
@@ -50,6 +58,7 @@ impl Denial {
             Denial::NotFound => StatusCode::NOT_FOUND,
             Denial::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Denial::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Denial::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Denial::BadGateway => StatusCode::BAD_GATEWAY,
             Denial::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -101,6 +110,9 @@ impl Denial {
                 if let Ok(v) = HeaderValue::from_str(&list.join(", ")) {
                     headers.insert(header::ALLOW, v);
                 }
+            }
+            Denial::TooManyRequests { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             Denial::BadRequest(_) | Denial::PayloadTooLarge => {
                 // The connection's framing may be off (unread body); do not reuse it.

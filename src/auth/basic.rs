@@ -65,10 +65,31 @@ pub struct BasicAuth {
     /// core; requests beyond it wait their turn.
     verify_slots: Semaphore,
     cache: VerifiedCache,
+    /// What the file looked like when last read, to notice changes cheaply.
+    seen: Mutex<Option<FileFingerprint>>,
+}
+
+/// Enough of a file's metadata to notice a rewrite, an in-place edit or a rename over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileFingerprint {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+fn fingerprint(path: &std::path::Path) -> Option<FileFingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileFingerprint {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode: meta.ino(),
+    })
 }
 
 impl BasicAuth {
     pub fn load(path: PathBuf, realm: String) -> Result<BasicAuth, HtpasswdError> {
+        let seen = fingerprint(&path);
         let users = HtpasswdFile::load(&path)?;
         let slots = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -79,7 +100,34 @@ impl BasicAuth {
             users: ArcSwap::from_pointee(users),
             verify_slots: Semaphore::new(slots),
             cache: VerifiedCache::new(),
+            seen: Mutex::new(seen),
         })
+    }
+
+    /// Re-reads the file if it changed since the last read (or always, with `force`).
+    /// Returns None when nothing was read, the new user count, or the error that kept the
+    /// previous users in force.
+    pub fn reload(&self, force: bool) -> Option<Result<usize, HtpasswdError>> {
+        let now = fingerprint(&self.path);
+        {
+            let Ok(mut seen) = self.seen.lock() else {
+                return None;
+            };
+            if !force && *seen == now {
+                return None;
+            }
+            // Remember this version even if it fails to load: it is reported once, and
+            // the next change is read again.
+            *seen = now;
+        }
+        Some(HtpasswdFile::load(&self.path).map(|users| {
+            for issue in users.issues() {
+                tracing::warn!(file = %self.path.display(), line = issue.line, "htpasswd line skipped: {}", issue.reason);
+            }
+            let count = users.len();
+            self.replace_users(users);
+            count
+        }))
     }
 
     /// The users currently in force.

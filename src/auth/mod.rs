@@ -2,10 +2,14 @@
 
 pub mod basic;
 pub mod htpasswd;
+pub mod passwd;
+
+use std::net::IpAddr;
 
 use http::HeaderMap;
 
 use crate::config::{AuthMethod, Route};
+use crate::limits::lockout::{BanReason, Lockout};
 use crate::responses::Denial;
 use basic::{BasicAuth, parse_basic_header};
 
@@ -19,11 +23,14 @@ pub struct Identity {
 /// The authentication step. Runs after the route decision, only for routes that need it.
 ///
 /// Returns `Ok(None)` for a public route, `Ok(Some(identity))` when one of the route's
-/// methods accepted the request, and the denial (401 with a challenge) otherwise.
+/// methods accepted the request, and the denial otherwise: 401 with a challenge, or 429
+/// while the user or the client address is banned (checked before any password is).
 pub async fn authenticate(
     route: &Route,
     headers: &HeaderMap,
+    client: IpAddr,
     basic: Option<&BasicAuth>,
+    lockout: &Lockout,
 ) -> Result<Option<Identity>, Denial> {
     if route.is_public() {
         return Ok(None);
@@ -43,7 +50,19 @@ pub async fn authenticate(
                 let Some(credentials) = parse_basic_header(value.as_bytes()) else {
                     continue;
                 };
+                if let Err(banned) = lockout.check(&credentials.user, client) {
+                    tracing::warn!(
+                        user = %credentials.user,
+                        client = %client,
+                        reason = ban_reason(banned.reason),
+                        "login refused: banned"
+                    );
+                    return Err(Denial::TooManyRequests {
+                        retry_after_secs: banned.retry_after.as_secs().max(1),
+                    });
+                }
                 if basic.verify(&credentials).await {
+                    lockout.record_success(&credentials.user);
                     return Ok(Some(Identity {
                         user: credentials.user,
                         method: AuthMethod::Basic,
@@ -51,11 +70,28 @@ pub async fn authenticate(
                 }
                 tracing::warn!(
                     user = %credentials.user,
+                    client = %client,
                     reason = "bad credentials",
-                    "basic login failed"
+                    "login failed"
                 );
+                if let Some(reason) = lockout.record_failure(&credentials.user, client) {
+                    tracing::warn!(
+                        user = %credentials.user,
+                        client = %client,
+                        reason = ban_reason(reason),
+                        ban_secs = lockout.settings().ban_time.as_secs(),
+                        "login ban started"
+                    );
+                }
             }
         }
     }
     Err(Denial::Unauthorized { realm })
+}
+
+fn ban_reason(reason: BanReason) -> &'static str {
+    match reason {
+        BanReason::User => "too many failed logins for this user",
+        BanReason::ClientAddress => "too many failed logins from this address",
+    }
 }

@@ -15,6 +15,7 @@ use http::Method;
 pub use cidr::Cidr;
 use raw::{RawAuthList, RawConfig};
 
+use crate::limits::lockout::LockoutSettings;
 use crate::policy::normalize::normalize_path;
 use crate::policy::routes::{RouteRule, RouteTable, UiSwitches};
 
@@ -91,6 +92,7 @@ pub struct Config {
     pub max_body_bytes: u64,
     pub ui: UiSwitches,
     pub basic: Option<BasicSettings>,
+    pub lockout: LockoutSettings,
     pub routes: Vec<Route>,
     pub table: RouteTable,
 }
@@ -206,6 +208,7 @@ impl Config {
 /// so `AUTH_BASIC_REALM` is not read as section `auth`.
 const OVERRIDABLE_SECTIONS: &[(&str, &[&str])] = &[
     ("AUTH_BASIC_", &["auth", "basic"]),
+    ("AUTH_LOCKOUT_", &["auth", "lockout"]),
     ("SERVER_", &["server"]),
     ("TLS_", &["tls"]),
     ("UPSTREAM_", &["upstream"]),
@@ -489,6 +492,23 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         }
     };
 
+    // [auth.lockout]
+    let raw_lockout = raw.auth.lockout.unwrap_or_default();
+    let defaults = LockoutSettings::default();
+    let lockout = LockoutSettings {
+        max_retries: at_least_one(raw_lockout.max_retries, defaults.max_retries)
+            .map_err(|p| invalid("auth.lockout.max_retries", p))?,
+        max_retries_per_ip: at_least_one(
+            raw_lockout.max_retries_per_ip,
+            defaults.max_retries_per_ip,
+        )
+        .map_err(|p| invalid("auth.lockout.max_retries_per_ip", p))?,
+        find_time: positive_secs(raw_lockout.find_time_secs, defaults.find_time.as_secs())
+            .map_err(|p| invalid("auth.lockout.find_time_secs", p))?,
+        ban_time: positive_secs(raw_lockout.ban_time_secs, defaults.ban_time.as_secs())
+            .map_err(|p| invalid("auth.lockout.ban_time_secs", p))?,
+    };
+
     // [[route]]
     let mut routes = Vec::new();
     let mut rules = Vec::new();
@@ -615,6 +635,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         max_body_bytes: raw.limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         ui,
         basic,
+        lockout,
         table: RouteTable::new(rules, ui),
         routes,
     })
@@ -633,6 +654,13 @@ fn parse_listen(text: &str, allow_public_bind: bool) -> Result<SocketAddr, Strin
         ));
     }
     Ok(addr)
+}
+
+fn at_least_one(value: Option<usize>, default: usize) -> Result<usize, String> {
+    match value.unwrap_or(default) {
+        0 => Err("must be at least 1".to_string()),
+        n => Ok(n),
+    }
 }
 
 fn positive_secs(value: Option<u64>, default: u64) -> Result<Duration, String> {

@@ -74,6 +74,16 @@ pub struct RawUi {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub basic: Option<RawBasic>,
+    pub lockout: Option<RawLockout>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLockout {
+    pub max_retries: Option<usize>,
+    pub max_retries_per_ip: Option<usize>,
+    pub find_time_secs: Option<u64>,
+    pub ban_time_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

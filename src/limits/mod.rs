@@ -1,6 +1,8 @@
 //! Request body caps: the pre-flight Content-Length check and a streaming counter for
 //! chunked bodies, so an oversized upload is refused before, or as soon as, it passes the cap.
 
+pub mod lockout;
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 

@@ -67,29 +67,74 @@ impl RunningServer {
         let _ = self.done.await;
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads the
+    /// htpasswd file at once.
     pub async fn run_until_signal(self) {
-        wait_for_signal().await;
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
+                tokio::select! {
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                    _ = hup.recv() => {
+                        tracing::info!("SIGHUP: re-reading the htpasswd file");
+                        reload_users(&self.state, true);
+                    }
+                }
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
         tracing::info!("shutting down: finishing in-flight requests");
         self.shutdown().await;
         tracing::info!("stopped");
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+/// How often the htpasswd file is checked for changes.
+const RELOAD_POLL: Duration = Duration::from_secs(1);
+/// How often expired lockout records are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Background upkeep: picks up htpasswd changes (so `frontdoor passwd` takes effect without
+/// a restart) and sweeps expired lockout records.
+async fn housekeeping(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(RELOAD_POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = ticker.tick() => {}
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+        reload_users(&state, false);
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            state.lockout.sweep();
+            last_sweep = Instant::now();
+        }
+    }
+}
+
+/// Re-reads the htpasswd file (when it changed, or always when `force`); a file that
+/// cannot be used keeps the previous users.
+fn reload_users(state: &AppState, force: bool) {
+    let Some(basic) = &state.basic else { return };
+    match basic.reload(force) {
+        None => {}
+        Some(Ok(users)) => {
+            tracing::info!(file = %basic.path.display(), users, "htpasswd reloaded");
+        }
+        Some(Err(e)) => {
+            tracing::error!(
+                file = %basic.path.display(),
+                error = %e,
+                "htpasswd reload FAILED: keeping the previous users"
+            );
         }
     }
 }
@@ -148,13 +193,15 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         max_header_bytes: config.server.max_header_bytes,
     };
     let grace = config.server.shutdown_grace;
+    let lockout = crate::limits::lockout::Lockout::new(config.lockout);
     let state = Arc::new(AppState {
         config: ArcSwap::from_pointee(config),
         basic,
+        lockout,
         upstream,
     });
-
     let (shutdown, shutdown_rx) = watch::channel(false);
+    tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
     let connections = TaskTracker::new();
     let mut accept_tasks = Vec::new();
     accept_tasks.push(tokio::spawn(accept_https(

@@ -1,0 +1,309 @@
+//! Brute-force lockout, like Authelia's regulation and fail2ban: too many failed logins for
+//! one user, or from one client address, within `find_time` ban further attempts for
+//! `ban_time`. A banned attempt is refused before its password is verified, so a ban costs
+//! the attacker time and the server nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// `[auth.lockout]` after validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutSettings {
+    /// Failures for one user within `find_time` that start a ban.
+    pub max_retries: usize,
+    /// Failures from one client address within `find_time` that start a ban.
+    pub max_retries_per_ip: usize,
+    pub find_time: Duration,
+    pub ban_time: Duration,
+}
+
+impl Default for LockoutSettings {
+    fn default() -> Self {
+        LockoutSettings {
+            max_retries: 5,
+            max_retries_per_ip: 20,
+            find_time: Duration::from_secs(120),
+            ban_time: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Entries kept per table before old ones are swept; bounds memory under a spray of
+/// user names or addresses.
+const MAX_TRACKED: usize = 100_000;
+
+/// Who is banned, and why (for the log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanReason {
+    User,
+    ClientAddress,
+}
+
+/// An attempt refused because of a ban; `retry_after` is what Retry-After says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many failed logins ({reason:?}); retry after {retry_after:?}")]
+pub struct Banned {
+    pub reason: BanReason,
+    pub retry_after: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Record {
+    failures: VecDeque<Instant>,
+    banned_until: Option<Instant>,
+}
+
+struct Table<K> {
+    records: Mutex<HashMap<K, Record>>,
+}
+
+impl<K: Eq + Hash + Clone> Table<K> {
+    fn new() -> Self {
+        Table {
+            records: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn banned_for(&self, key: &K, now: Instant) -> Option<Duration> {
+        let records = self.records.lock().ok()?;
+        let until = records.get(key)?.banned_until?;
+        (until > now).then(|| until - now)
+    }
+
+    /// Records a failure; returns true if it started a ban.
+    fn fail(&self, key: &K, now: Instant, limit: usize, settings: &LockoutSettings) -> bool {
+        let Ok(mut records) = self.records.lock() else {
+            return false;
+        };
+        if records.len() >= MAX_TRACKED && !records.contains_key(key) {
+            records.retain(|_, r| {
+                r.banned_until.is_some_and(|u| u > now)
+                    || r.failures
+                        .back()
+                        .is_some_and(|t| now.duration_since(*t) < settings.find_time)
+            });
+            if records.len() >= MAX_TRACKED {
+                // Still full of live entries: refuse to grow; the per-address table still
+                // throttles whoever is spraying.
+                return false;
+            }
+        }
+        let record = records.entry(key.clone()).or_default();
+        while record
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= settings.find_time)
+        {
+            record.failures.pop_front();
+        }
+        record.failures.push_back(now);
+        if record.failures.len() >= limit {
+            record.failures.clear();
+            record.banned_until = Some(now + settings.ban_time);
+            return true;
+        }
+        false
+    }
+
+    fn forget(&self, key: &K) {
+        if let Ok(mut records) = self.records.lock() {
+            records.remove(key);
+        }
+    }
+
+    fn sweep(&self, now: Instant, settings: &LockoutSettings) {
+        if let Ok(mut records) = self.records.lock() {
+            records.retain(|_, r| {
+                r.banned_until.is_some_and(|u| u > now)
+                    || r.failures
+                        .back()
+                        .is_some_and(|t| now.duration_since(*t) < settings.find_time)
+            });
+        }
+    }
+}
+
+/// Failure counts and bans, per user name and per client address.
+pub struct Lockout {
+    settings: LockoutSettings,
+    users: Table<String>,
+    addresses: Table<IpAddr>,
+}
+
+impl Lockout {
+    pub fn new(settings: LockoutSettings) -> Self {
+        Lockout {
+            settings,
+            users: Table::new(),
+            addresses: Table::new(),
+        }
+    }
+
+    pub fn settings(&self) -> LockoutSettings {
+        self.settings
+    }
+
+    /// Refuses an attempt for a banned user or address, before any password is checked.
+    pub fn check(&self, user: &str, client: IpAddr) -> Result<(), Banned> {
+        self.check_at(user, client, Instant::now())
+    }
+
+    fn check_at(&self, user: &str, client: IpAddr, now: Instant) -> Result<(), Banned> {
+        let client = client.to_canonical();
+        if let Some(retry_after) = self.addresses.banned_for(&client, now) {
+            return Err(Banned {
+                reason: BanReason::ClientAddress,
+                retry_after,
+            });
+        }
+        if let Some(retry_after) = self.users.banned_for(&user.to_string(), now) {
+            return Err(Banned {
+                reason: BanReason::User,
+                retry_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a failed login; returns the ban it started, if any.
+    pub fn record_failure(&self, user: &str, client: IpAddr) -> Option<BanReason> {
+        self.record_failure_at(user, client, Instant::now())
+    }
+
+    fn record_failure_at(&self, user: &str, client: IpAddr, now: Instant) -> Option<BanReason> {
+        let client = client.to_canonical();
+        let by_address = self.addresses.fail(
+            &client,
+            now,
+            self.settings.max_retries_per_ip,
+            &self.settings,
+        );
+        let by_user = self.users.fail(
+            &user.to_string(),
+            now,
+            self.settings.max_retries,
+            &self.settings,
+        );
+        if by_user {
+            Some(BanReason::User)
+        } else if by_address {
+            Some(BanReason::ClientAddress)
+        } else {
+            None
+        }
+    }
+
+    /// A successful login clears that user's failures (not the address's: a spray from
+    /// one address that guesses one password right is still a spray).
+    pub fn record_success(&self, user: &str) {
+        self.users.forget(&user.to_string());
+    }
+
+    /// Drops expired records; called periodically.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        self.users.sweep(now, &self.settings);
+        self.addresses.sweep(now, &self.settings);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, last])
+    }
+
+    /// The fifth failure within find_time bans the user; the ban lasts ban_time and then
+    /// lifts; a correct password is refused during it (check runs before verification).
+    #[test]
+    fn user_ban_after_max_retries() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for i in 0..4 {
+            assert_eq!(lockout.record_failure_at("alice", ip(i), t0), None);
+            assert!(lockout.check_at("alice", ip(i), t0).is_ok());
+        }
+        assert_eq!(
+            lockout.record_failure_at("alice", ip(9), t0),
+            Some(BanReason::User)
+        );
+        let banned = lockout.check_at("alice", ip(50), t0 + Duration::from_secs(1));
+        assert_eq!(
+            banned,
+            Err(Banned {
+                reason: BanReason::User,
+                retry_after: Duration::from_secs(299)
+            })
+        );
+        assert!(
+            lockout.check_at("bob", ip(50), t0).is_ok(),
+            "other users unaffected"
+        );
+        assert!(
+            lockout
+                .check_at("alice", ip(50), t0 + Duration::from_secs(300))
+                .is_ok()
+        );
+    }
+
+    /// Failures spread wider than find_time never add up to a ban.
+    #[test]
+    fn old_failures_expire() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for i in 0..10u32 {
+            let at = t0 + Duration::from_secs(u64::from(i) * 60);
+            assert_eq!(
+                lockout.record_failure_at("alice", ip(1), at),
+                None,
+                "failure {i}"
+            );
+        }
+    }
+
+    /// Twenty failures from one address across many user names ban the address.
+    #[test]
+    fn address_ban_across_user_names() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for i in 0..19 {
+            assert_eq!(
+                lockout.record_failure_at(&format!("user{i}"), ip(7), t0),
+                None
+            );
+        }
+        assert_eq!(
+            lockout.record_failure_at("user19", ip(7), t0),
+            Some(BanReason::ClientAddress)
+        );
+        assert_eq!(
+            lockout.check_at("anyone", ip(7), t0).map_err(|b| b.reason),
+            Err(BanReason::ClientAddress)
+        );
+        assert!(lockout.check_at("anyone", ip(8), t0).is_ok());
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap_or(ip(0));
+        assert!(
+            lockout.check_at("anyone", mapped, t0).is_err(),
+            "v4-mapped form is the same client"
+        );
+    }
+
+    /// A success clears the user's count, so a typo now and then never adds up.
+    #[test]
+    fn success_resets_user() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            lockout.record_failure_at("alice", ip(1), t0);
+        }
+        lockout.record_success("alice");
+        for _ in 0..4 {
+            assert_eq!(lockout.record_failure_at("alice", ip(2), t0), None);
+        }
+    }
+}
