@@ -125,10 +125,12 @@ async fn through(
 
     // 4. Authenticate (public routes pass with no identity); banned users and addresses
     //    get 429 before their password is even looked at.
+    let client =
+        crate::proxy::client_address(peer.ip(), req.headers(), &config.server.trusted_proxies);
     let identity: Option<Identity> = auth::authenticate(
         route,
         req.headers(),
-        peer.ip(),
+        client,
         state.basic.as_deref(),
         &state.lockout,
     )
@@ -144,7 +146,9 @@ async fn through(
     let limit_bytes = route.max_body_bytes.unwrap_or(config.max_body_bytes);
     limits::check_declared(req.headers(), limit_bytes)
         .map_err(|_| ("body too large", Denial::PayloadTooLarge))?;
-    let req = req.map(|body| CappedBody::new(body, limit_bytes).boxed_unsync());
+    let (parts, body) = req.into_parts();
+    let (body, body_end) = CappedBody::new(body, limit_bytes, config.server.body_timeout);
+    let req = Request::from_parts(parts, body.boxed_unsync());
 
     // 6. Forward and stream both ways.
     let path_and_query = target.path_and_query();
@@ -155,6 +159,7 @@ async fn through(
         path_and_query: &path_and_query,
         identity: identity.as_ref(),
         forward_authorization: route.forward_authorization,
+        body_end,
     };
     state.upstream.forward(req, &ctx).await.map_err(|e| {
         tracing::warn!(error = %e, path = %target.path, "upstream request failed");
@@ -162,6 +167,7 @@ async fn through(
         let reason = match denial {
             Denial::PayloadTooLarge => "body too large",
             Denial::GatewayTimeout => "upstream timeout",
+            Denial::RequestTimeout => "request body stalled",
             _ => "upstream error",
         };
         (reason, denial)

@@ -41,6 +41,8 @@ pub enum Denial {
         allow: Vec<http::Method>,
     },
     PayloadTooLarge,
+    /// The client stopped sending its request body.
+    RequestTimeout,
     /// A login ban is in force; the client may retry after this many seconds.
     TooManyRequests {
         retry_after_secs: u64,
@@ -58,6 +60,7 @@ impl Denial {
             Denial::NotFound => StatusCode::NOT_FOUND,
             Denial::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Denial::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Denial::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Denial::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Denial::BadGateway => StatusCode::BAD_GATEWAY,
             Denial::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -114,7 +117,7 @@ impl Denial {
             Denial::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
-            Denial::BadRequest(_) | Denial::PayloadTooLarge => {
+            Denial::BadRequest(_) | Denial::PayloadTooLarge | Denial::RequestTimeout => {
                 // The connection's framing may be off (unread body); do not reuse it.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

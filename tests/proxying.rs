@@ -516,3 +516,98 @@ async fn trusted_proxy_keeps_forwarded_for() {
         "identity is never taken from a proxy"
     );
 }
+
+/// An upgrade to anything but WebSocket (h2c here) is never tunneled: the Upgrade header
+/// is removed, so the upstream (which would agree to h2c) answers as to a plain request.
+#[tokio::test]
+async fn h2c_upgrade_is_not_tunneled() {
+    let h = Harness::with(Options {
+        routes: "[[route]]\npath = \"/ws\"\nauth = \"none\"\n",
+        ..Options::default()
+    })
+    .await;
+    let raw = h
+        .raw(
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+                 HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+                h.authority()
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(status_of(&raw), 400, "the upstream saw no upgrade: {raw}");
+    let seen = h.agent.seen();
+    assert!(seen[0].header("upgrade").is_empty());
+    assert!(seen[0].header("http2-settings").is_empty());
+    // A POST asking for a websocket upgrade is not a handshake either.
+    h.agent.clear_seen();
+    let raw = h
+        .raw(
+            format!(
+                "POST /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n",
+                h.authority()
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(status_of(&raw), 404, "{raw}");
+    assert!(h.agent.seen()[0].header("upgrade").is_empty());
+}
+
+/// The response timeout (2 s) starts once the upload is sent: a steady 3-second upload
+/// succeeds; a client that stops sending mid-body gets 408 after the body timeout.
+#[tokio::test]
+async fn slow_uploads() {
+    let h = Harness::with(Options {
+        server_extra: "body_timeout_secs = 1",
+        ..Options::default()
+    })
+    .await;
+    let head = format!(
+        "PUT /api/workspace/upload HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 60\r\n\r\n",
+        h.authority(),
+        basic(USER, PASSWORD)
+    );
+    let mut tls = h.tls(&[b"http/1.1"]).await;
+    tls.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tls.write_all(b"0123456789").await.unwrap();
+    }
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert_eq!(status_of(&text), 200, "{text}");
+    assert!(text.contains("\"received\":60"), "{text}");
+
+    let mut tls = h.tls(&[b"http/1.1"]).await;
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(b"only ten b").await.unwrap();
+    let started = Instant::now();
+    let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert_eq!(status_of(&text), 408, "{text}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// Cookies split over several HTTP/2 fields reach an HTTP/1.1 upstream as one header.
+#[tokio::test]
+async fn http2_cookies_are_joined() {
+    let h = Harness::start().await;
+    let req = Request::get(format!("https://{}/api/echo", h.authority()))
+        .header("authorization", basic(USER, PASSWORD))
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(empty())
+        .unwrap();
+    let r = h.send_h2(req).await;
+    assert_eq!(r.json()["headers"]["cookie"], "a=1; b=2");
+    assert_eq!(h.agent.seen()[0].header("cookie").len(), 1);
+}

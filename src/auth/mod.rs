@@ -52,7 +52,7 @@ pub async fn authenticate(
                 };
                 if let Err(banned) = lockout.check(&credentials.user, client) {
                     tracing::warn!(
-                        user = %credentials.user,
+                        user = %loggable_user(&credentials.user),
                         client = %client,
                         reason = ban_reason(banned.reason),
                         "login refused: banned"
@@ -69,14 +69,14 @@ pub async fn authenticate(
                     }));
                 }
                 tracing::warn!(
-                    user = %credentials.user,
+                    user = %loggable_user(&credentials.user),
                     client = %client,
                     reason = "bad credentials",
                     "login failed"
                 );
                 if let Some(reason) = lockout.record_failure(&credentials.user, client) {
                     tracing::warn!(
-                        user = %credentials.user,
+                        user = %loggable_user(&credentials.user),
                         client = %client,
                         reason = ban_reason(reason),
                         ban_secs = lockout.settings().ban_time.as_secs(),
@@ -87,6 +87,16 @@ pub async fn authenticate(
         }
     }
     Err(Denial::Unauthorized { realm })
+}
+
+/// A user name as it may appear in a log line: people type passwords into the name field,
+/// so long names are cut.
+pub fn loggable_user(user: &str) -> String {
+    if user.chars().count() <= 32 {
+        user.to_string()
+    } else {
+        user.chars().take(32).collect::<String>() + "..."
+    }
 }
 
 fn ban_reason(reason: BanReason) -> &'static str {

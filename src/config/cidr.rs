@@ -11,6 +11,10 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
+    }
+
     /// Whether `ip` lies in this block. An IPv4-mapped IPv6 peer (`::ffff:10.0.0.1`) is
     /// compared as the IPv4 address it carries, so a dual-stack listener cannot dodge a v4 rule.
     pub fn contains(&self, ip: IpAddr) -> bool {

@@ -110,6 +110,10 @@ pub struct ServerSettings {
     /// How long a connection with no request in flight is kept open.
     pub idle_timeout: Duration,
     pub max_header_bytes: usize,
+    /// How long a client may go without sending request-body bytes mid-body (408 after).
+    pub body_timeout: Duration,
+    /// Connections served at once; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before closing them.
     pub shutdown_grace: Duration,
 }
@@ -257,11 +261,27 @@ fn apply_env_overrides(table: &mut toml::Table, env: &Env) {
                 |_| toml::Value::String(value.to_string()),
                 toml::Value::Integer,
             ),
-            Some(toml::Value::Array(_)) => continue,
+            // Lists are written comma-separated: FRONTDOOR_SERVER_HOSTS=a.example,b.example
+            Some(toml::Value::Array(_)) => comma_list(value),
+            None if LIST_KEYS.contains(&key.as_str()) => comma_list(value),
             _ => guess_scalar(value),
         };
         section.insert(key, typed);
     }
+}
+
+/// Keys whose value is a list, so an override of a key the file does not set is still typed.
+const LIST_KEYS: &[&str] = &["hosts", "trusted_proxies", "self_signed_hosts"];
+
+fn comma_list(value: &str) -> toml::Value {
+    toml::Value::Array(
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| toml::Value::String(v.to_string()))
+            .collect(),
+    )
 }
 
 fn guess_scalar(value: &str) -> toml::Value {
@@ -354,14 +374,20 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let mut hosts = Vec::new();
     for (i, host) in raw.server.hosts.unwrap_or_default().iter().enumerate() {
         let host = host.trim().to_ascii_lowercase();
-        if host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        let is_v6_literal = host.starts_with('[')
+            && host.ends_with(']')
+            && host[1..host.len() - 1]
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok();
+        if !is_v6_literal
+            && (host.is_empty()
+                || !host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)))
         {
             return Err(invalid(
                 &format!("server.hosts[{i}]"),
-                format!("`{host}` is not a host name"),
+                format!("`{host}` is not a host name (names only, without a port)"),
             ));
         }
         hosts.push(host);
@@ -374,10 +400,16 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         .iter()
         .enumerate()
     {
-        trusted_proxies.push(
-            cidr.parse::<Cidr>()
-                .map_err(|p| invalid(&format!("server.trusted_proxies[{i}]"), p))?,
-        );
+        let parsed = cidr
+            .parse::<Cidr>()
+            .map_err(|p| invalid(&format!("server.trusted_proxies[{i}]"), p))?;
+        if parsed.prefix_len() == 0 {
+            return Err(invalid(
+                &format!("server.trusted_proxies[{i}]"),
+                format!("`{cidr}` would trust X-Forwarded-For from the whole internet"),
+            ));
+        }
+        trusted_proxies.push(parsed);
     }
     let header_timeout = positive_secs(raw.server.header_timeout_secs, 10)
         .map_err(|p| invalid("server.header_timeout_secs", p))?;
@@ -386,10 +418,20 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let shutdown_grace = positive_secs(raw.server.shutdown_grace_secs, 30)
         .map_err(|p| invalid("server.shutdown_grace_secs", p))?;
     let max_header_bytes = raw.server.max_header_bytes.unwrap_or(16 * 1024);
-    if !(1024..=1024 * 1024).contains(&max_header_bytes) {
+    // hyper's HTTP/1 reader cannot go below 8 KiB: a smaller value would be silently raised.
+    if !(8192..=1024 * 1024).contains(&max_header_bytes) {
         return Err(invalid(
             "server.max_header_bytes",
-            "must be between 1024 and 1048576".to_string(),
+            "must be between 8192 and 1048576".to_string(),
+        ));
+    }
+    let body_timeout = positive_secs(raw.server.body_timeout_secs, 30)
+        .map_err(|p| invalid("server.body_timeout_secs", p))?;
+    let max_connections = raw.server.max_connections.unwrap_or(20_000);
+    if max_connections == 0 {
+        return Err(invalid(
+            "server.max_connections",
+            "must be at least 1".to_string(),
         ));
     }
 
@@ -628,6 +670,8 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             header_timeout,
             idle_timeout,
             max_header_bytes,
+            body_timeout,
+            max_connections,
             shutdown_grace,
         },
         tls,
@@ -754,6 +798,19 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(cfg.ui.dashboard);
         assert_eq!(cfg.max_body_bytes, 1000);
+        let lists = load(
+            MINIMAL,
+            &[
+                ("FRONTDOOR_SERVER_HOSTS", "a.example, B.example"),
+                ("FRONTDOOR_SERVER_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            lists.server.hosts,
+            vec!["a.example".to_string(), "b.example".to_string()]
+        );
+        assert_eq!(lists.server.trusted_proxies.len(), 1);
         assert_eq!(cfg.basic.map(|b| b.realm), Some("agent".to_string()));
         let err = error_text(MINIMAL, &[("FRONTDOOR_UI_DASHBORD", "true")]);
         assert!(err.contains("dashbord"), "{err}");
@@ -796,6 +853,26 @@ mod tests {
         }
         let text = MINIMAL.replace("[auth.basic]\n        htpasswd = \"config/htpasswd\"", "");
         assert!(error_text(&text, &[]).contains("[auth.basic] is not configured"));
+    }
+
+    /// Values that would silently weaken or break the front door are refused.
+    #[test]
+    fn risky_server_values_are_refused() {
+        for (server, key) in [
+            ("hosts = [\"agent.example.com:443\"]", "server.hosts[0]"),
+            (
+                "trusted_proxies = [\"10.0.0.1/0\"]",
+                "server.trusted_proxies[0]",
+            ),
+            ("max_header_bytes = 4096", "server.max_header_bytes"),
+            ("max_connections = 0", "server.max_connections"),
+        ] {
+            let text = format!("[server]\n{server}\n{MINIMAL}");
+            let err = error_text(&text, &[]);
+            assert!(err.contains(key), "{server}: {err}");
+        }
+        let ok = format!("[server]\nhosts = [\"[::1]\", \"Agent.Example.com\"]\n{MINIMAL}");
+        assert!(load(&ok, &[]).is_ok());
     }
 
     /// The upstream must be a bare http:// origin.

@@ -35,6 +35,8 @@ pub struct RawServer {
     pub header_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
     pub max_header_bytes: Option<usize>,
+    pub body_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
 }
 

@@ -126,6 +126,17 @@ impl<K: Eq + Hash + Clone> Table<K> {
     }
 }
 
+/// The key an address is counted under: IPv4 as is, IPv6 by its /64 (one customer's
+/// network: rotating through it must not reset the count).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
+    }
+}
+
 /// Failure counts and bans, per user name and per client address.
 pub struct Lockout {
     settings: LockoutSettings,
@@ -152,7 +163,7 @@ impl Lockout {
     }
 
     fn check_at(&self, user: &str, client: IpAddr, now: Instant) -> Result<(), Banned> {
-        let client = client.to_canonical();
+        let client = address_key(client);
         if let Some(retry_after) = self.addresses.banned_for(&client, now) {
             return Err(Banned {
                 reason: BanReason::ClientAddress,
@@ -174,7 +185,7 @@ impl Lockout {
     }
 
     fn record_failure_at(&self, user: &str, client: IpAddr, now: Instant) -> Option<BanReason> {
-        let client = client.to_canonical();
+        let client = address_key(client);
         let by_address = self.addresses.fail(
             &client,
             now,
@@ -291,6 +302,21 @@ mod tests {
             lockout.check_at("anyone", mapped, t0).is_err(),
             "v4-mapped form is the same client"
         );
+    }
+
+    /// Addresses of one IPv6 /64 count together.
+    #[test]
+    fn ipv6_counts_per_64() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for i in 0..20u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i]);
+            lockout.record_failure_at(&format!("u{i}"), ip, t0);
+        }
+        let sibling = IpAddr::from([0x2001, 0xdb8, 0, 1, 0xffff, 1, 2, 3]);
+        assert!(lockout.check_at("x", sibling, t0).is_err());
+        let other = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert!(lockout.check_at("x", other, t0).is_ok());
     }
 
     /// A success clears the user's count, so a typo now and then never adds up.

@@ -3,6 +3,7 @@
 
 pub mod lockout;
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -37,22 +38,62 @@ pub fn check_declared(headers: &http::HeaderMap, limit_bytes: u64) -> Result<(),
     }
 }
 
-/// A body that fails with [`BodyTooLarge`] the moment more than `limit_bytes` have passed.
-/// The error aborts the upstream request mid-body, so the upstream never sees a complete
-/// oversized body (a chunked request loses its terminating chunk).
+/// The client sent no request-body bytes for longer than the body timeout (slow upload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("request body stalled for {timeout:?}")]
+pub struct BodyStalled {
+    pub timeout: std::time::Duration,
+}
+
+/// Resolves once a request body has been read to its end (or abandoned).
+#[derive(Debug, Clone)]
+pub struct BodyEnd(tokio::sync::watch::Receiver<bool>);
+
+impl BodyEnd {
+    /// For a request that has no body to wait for.
+    pub fn already_ended() -> BodyEnd {
+        let (_, end) = tokio::sync::watch::channel(true);
+        BodyEnd(end)
+    }
+
+    /// Waits for the end of the body; returns at once if it already ended.
+    pub async fn wait(&mut self) {
+        // An error means the body was dropped: nothing more will be sent either way.
+        let _ = self.0.wait_for(|ended| *ended).await;
+    }
+}
+
+/// A request body on its way upstream. It fails with [`BodyTooLarge`] the moment more than
+/// `limit_bytes` have passed (the error aborts the upstream request mid-body, so the
+/// upstream never sees a complete oversized body: a chunked request loses its terminating
+/// chunk), fails with [`BodyStalled`] when the client goes quiet mid-body, and tells
+/// [`BodyEnd`] when it is done.
 pub struct CappedBody<B> {
     inner: B,
     seen_bytes: u64,
     limit_bytes: u64,
+    idle_timeout: std::time::Duration,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    ended: tokio::sync::watch::Sender<bool>,
 }
 
-impl<B> CappedBody<B> {
-    pub fn new(inner: B, limit_bytes: u64) -> Self {
-        CappedBody {
+impl<B: Body> CappedBody<B> {
+    pub fn new(inner: B, limit_bytes: u64, idle_timeout: std::time::Duration) -> (Self, BodyEnd) {
+        let (ended, end) = tokio::sync::watch::channel(inner.is_end_stream());
+        let body = CappedBody {
             inner,
             seen_bytes: 0,
             limit_bytes,
-        }
+            idle_timeout,
+            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+            ended,
+        };
+        (body, BodyEnd(end))
+    }
+
+    fn mark_ended(&self) {
+        self.ended
+            .send_if_modified(|ended| !std::mem::replace(ended, true));
     }
 }
 
@@ -74,21 +115,45 @@ where
                 if let Some(data) = frame.data_ref() {
                     this.seen_bytes = this.seen_bytes.saturating_add(data.len() as u64);
                     if this.seen_bytes > this.limit_bytes {
+                        this.mark_ended();
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
                             limit_bytes: this.limit_bytes,
                         }))));
                     }
                 }
+                let deadline = tokio::time::Instant::now() + this.idle_timeout;
+                this.idle.as_mut().reset(deadline);
+                if this.inner.is_end_stream() {
+                    this.mark_ended();
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Err(e))) => {
+                this.mark_ended();
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                this.mark_ended();
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    this.mark_ended();
+                    Poll::Ready(Some(Err(Box::new(BodyStalled {
+                        timeout: this.idle_timeout,
+                    }))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        let end = self.inner.is_end_stream();
+        if end {
+            self.mark_ended();
+        }
+        end
     }
 
     fn size_hint(&self) -> SizeHint {

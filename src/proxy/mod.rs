@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Identity;
 use crate::config::Cidr;
 use crate::errors::is_caused_by;
-use crate::limits::BodyTooLarge;
+use crate::limits::{BodyEnd, BodyStalled, BodyTooLarge};
 use crate::responses::{Body, Denial};
 
 /// Headers that describe one connection, not the message: never forwarded either way
@@ -46,6 +46,24 @@ static FRONTDOOR_OWNED: [HeaderName; 9] = [
     HeaderName::from_static("forwarded"),
 ];
 
+/// Headers some upstream frameworks treat as instructions (path or method overrides, the
+/// caller's identity from another proxy): never forwarded from a client.
+static CLIENT_FORBIDDEN: [HeaderName; 12] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-forwarded-uri"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-forwarded-server"),
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+    HeaderName::from_static("remote-user"),
+    HeaderName::from_static("x-remote-user"),
+    HeaderName::from_static("x-auth-request-user"),
+    // frontdoor already answered (or refused) any 100-continue itself.
+    header::EXPECT,
+];
+
 /// Why forwarding failed, before a response could start.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -58,6 +76,9 @@ pub enum UpstreamError {
     /// The request body passed the cap while streaming.
     #[error("request body over the cap")]
     BodyTooLarge,
+    /// The client stopped sending its request body for longer than the body timeout.
+    #[error("request body stalled")]
+    BodyStalled,
     /// Anything else the client reported (the upstream closed mid-request, bad response).
     #[error("upstream request failed: {0}")]
     Failed(#[source] hyper_util::client::legacy::Error),
@@ -74,6 +95,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout(_) => Denial::GatewayTimeout,
             UpstreamError::BodyTooLarge => Denial::PayloadTooLarge,
+            UpstreamError::BodyStalled => Denial::RequestTimeout,
             UpstreamError::Unreachable(_)
             | UpstreamError::Failed(_)
             | UpstreamError::UnrequestedUpgrade
@@ -92,6 +114,8 @@ pub struct ForwardContext<'a> {
     pub path_and_query: &'a str,
     pub identity: Option<&'a Identity>,
     pub forward_authorization: bool,
+    /// Resolves when the client's request body has been read to its end.
+    pub body_end: BodyEnd,
 }
 
 /// The pooled client for one upstream.
@@ -133,16 +157,20 @@ impl Upstream {
         mut req: Request<Body>,
         ctx: &ForwardContext<'_>,
     ) -> Result<Response<Body>, UpstreamError> {
-        let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let client_upgrade =
+            is_websocket_upgrade(req.method(), req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
-        let upgrade_protocol = parts.headers.get(header::UPGRADE).cloned();
 
+        // Every other Upgrade (h2c, TLS, anything) is removed with the hop-by-hop headers:
+        // a tunnel of another protocol would bypass every rule of the front door.
         rewrite_request_headers(&mut parts.headers, ctx);
-        if let (Some(proto), true) = (upgrade_protocol, client_upgrade.is_some()) {
+        if client_upgrade.is_some() {
             parts
                 .headers
                 .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            parts.headers.insert(header::UPGRADE, proto);
+            parts
+                .headers
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
         parts.uri = Uri::builder()
             .scheme("http")
@@ -153,25 +181,44 @@ impl Upstream {
         parts.version = Version::HTTP_11;
         let upstream_req = Request::from_parts(parts, body);
 
-        let mut response =
-            match tokio::time::timeout(self.response_timeout, self.client.request(upstream_req))
+        // The response timer starts once the request body has been sent: an upload may
+        // take longer than the upstream's thinking time (slow uploads are bounded by the
+        // body timeout instead).
+        let request = self.client.request(upstream_req);
+        tokio::pin!(request);
+        let mut body_end = ctx.body_end.clone();
+        let early = tokio::select! {
+            result = &mut request => Some(result),
+            () = body_end.wait() => None,
+        };
+        let result = match early {
+            Some(result) => result,
+            None => tokio::time::timeout(self.response_timeout, request)
                 .await
-            {
-                Err(_) => return Err(UpstreamError::Timeout(self.response_timeout)),
-                Ok(Err(e)) => {
-                    if is_caused_by::<BodyTooLarge>(&e) {
-                        return Err(UpstreamError::BodyTooLarge);
-                    }
-                    if e.is_connect() {
-                        return Err(UpstreamError::Unreachable(e));
-                    }
-                    return Err(UpstreamError::Failed(e));
+                .map_err(|_| UpstreamError::Timeout(self.response_timeout))?,
+        };
+        let mut response = match result {
+            Err(e) => {
+                if is_caused_by::<BodyTooLarge>(&e) {
+                    return Err(UpstreamError::BodyTooLarge);
                 }
-                Ok(Ok(response)) => response,
-            };
+                if is_caused_by::<BodyStalled>(&e) {
+                    return Err(UpstreamError::BodyStalled);
+                }
+                if e.is_connect() {
+                    return Err(UpstreamError::Unreachable(e));
+                }
+                return Err(UpstreamError::Failed(e));
+            }
+            Ok(response) => response,
+        };
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let Some(client_upgrade) = client_upgrade {
+            let upstream_says_websocket = response
+                .headers()
+                .get(header::UPGRADE)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+            if let (Some(client_upgrade), true) = (client_upgrade, upstream_says_websocket) {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
                 self.tunnels.spawn(async move {
                     let (Ok(client_io), Ok(upstream_io)) =
@@ -197,7 +244,7 @@ impl Upstream {
                     body.map_err(Into::into).boxed_unsync(),
                 ));
             }
-            // A 101 the client never asked for cannot be relayed.
+            // A 101 the client never asked for, or to another protocol, is not relayed.
             return Err(UpstreamError::UnrequestedUpgrade);
         }
 
@@ -210,10 +257,19 @@ impl Upstream {
     }
 }
 
-/// An HTTP/1.1 upgrade request (`Connection: upgrade` plus an `Upgrade` protocol).
-pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
+/// A WebSocket opening handshake: GET, `Connection: upgrade`, `Upgrade: websocket`, and no
+/// body (a body after an upgrade request could be read by the upstream as a second request).
+pub fn is_websocket_upgrade(method: &http::Method, headers: &HeaderMap) -> bool {
+    method == http::Method::GET
+        && headers
+            .get(header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+        && headers.get_all(header::UPGRADE).iter().count() == 1
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0")
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
@@ -224,6 +280,34 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|t| !t.is_empty())
+}
+
+/// The address of the client: the TCP peer, or, when the peer is a trusted proxy, the
+/// right-most address in X-Forwarded-For that is not itself a trusted proxy.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[Cidr]) -> IpAddr {
+    let trusted = |ip: IpAddr| trusted_proxies.iter().any(|c| c.contains(ip));
+    if !trusted(peer) {
+        return peer.to_canonical();
+    }
+    let mut chain: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return peer.to_canonical();
+        };
+        for item in text.split(',') {
+            match item.trim().parse::<IpAddr>() {
+                Ok(ip) => chain.push(ip),
+                // A malformed hop: trust nothing to its left.
+                Err(_) => chain.clear(),
+            }
+        }
+    }
+    chain
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted(*ip))
+        .unwrap_or(peer)
+        .to_canonical()
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
@@ -254,8 +338,30 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
         None
     };
     strip_hop_by_hop(headers);
-    for name in &FRONTDOOR_OWNED {
+    for name in FRONTDOOR_OWNED.iter().chain(CLIENT_FORBIDDEN.iter()) {
         headers.remove(name);
+    }
+    // Names with '_' are read as '-' by CGI/WSGI stacks (X_Forwarded_User becomes
+    // HTTP_X_FORWARDED_USER): drop them all, as nginx does by default.
+    let underscored: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().contains('_'))
+        .cloned()
+        .collect();
+    for name in underscored {
+        headers.remove(&name);
+    }
+    // HTTP/2 may split cookies over several fields; HTTP/1.1 upstreams expect one
+    // (RFC 9113 section 8.2.3).
+    let cookies: Vec<Vec<u8>> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
+    if cookies.len() > 1
+        && let Ok(joined) = HeaderValue::from_bytes(&cookies.join(&b"; "[..]))
+    {
+        headers.insert(header::COOKIE, joined);
     }
     let peer = ctx.peer.to_canonical().to_string();
     let forwarded_for = match prior_forwarded_for {
@@ -297,6 +403,7 @@ mod tests {
             path_and_query: "/",
             identity,
             forward_authorization: false,
+            body_end: crate::limits::BodyEnd::already_ended(),
         }
     }
 
@@ -316,6 +423,10 @@ mod tests {
             ("x-secret", "hop"),
             ("te", "trailers"),
             ("authorization", "Basic YTpi"),
+            ("x_forwarded_user", "admin"),
+            ("x-original-url", "/admin"),
+            ("x-http-method-override", "DELETE"),
+            ("expect", "100-continue"),
         ] {
             h.append(
                 HeaderName::from_bytes(k.as_bytes()).unwrap_or(header::VIA),
@@ -366,6 +477,78 @@ mod tests {
         ] {
             assert!(!h.contains_key(gone), "{gone} survived");
         }
+    }
+
+    /// Behind trusted proxies the client is the right-most untrusted X-Forwarded-For hop; a
+    /// malformed hop stops the walk; an untrusted peer is always the client.
+    #[test]
+    fn client_address_behind_proxies() {
+        let trusted: Vec<Cidr> = vec![
+            "10.0.0.0/8"
+                .parse()
+                .unwrap_or_else(|e: String| panic!("{e}")),
+        ];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.0.0.2"),
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &h, &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(ip("198.51.100.1"), &h, &trusted),
+            ip("198.51.100.1")
+        );
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, junk"),
+        );
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
+    }
+
+    /// Only a GET with `Upgrade: websocket` and no body is a tunnel request.
+    #[test]
+    fn only_websocket_upgrades() {
+        let mk = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+            }
+            h
+        };
+        let ws = mk(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+        ]);
+        assert!(is_websocket_upgrade(&http::Method::GET, &ws));
+        assert!(!is_websocket_upgrade(&http::Method::POST, &ws));
+        assert!(!is_websocket_upgrade(
+            &http::Method::GET,
+            &mk(&[("connection", "upgrade"), ("upgrade", "h2c")])
+        ));
+        assert!(!is_websocket_upgrade(
+            &http::Method::GET,
+            &mk(&[("upgrade", "websocket")])
+        ));
+        assert!(!is_websocket_upgrade(
+            &http::Method::GET,
+            &mk(&[
+                ("connection", "upgrade"),
+                ("upgrade", "websocket"),
+                ("content-length", "5")
+            ])
+        ));
+        assert!(!is_websocket_upgrade(
+            &http::Method::GET,
+            &mk(&[
+                ("connection", "upgrade"),
+                ("upgrade", "websocket"),
+                ("transfer-encoding", "chunked")
+            ])
+        ));
     }
 
     /// X-Forwarded-For is appended to only when the peer is a trusted proxy.

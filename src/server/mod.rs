@@ -193,6 +193,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         max_header_bytes: config.server.max_header_bytes,
     };
     let grace = config.server.shutdown_grace;
+    let max_connections = config.server.max_connections;
     let lockout = crate::limits::lockout::Lockout::new(config.lockout);
     let state = Arc::new(AppState {
         config: ArcSwap::from_pointee(config),
@@ -203,12 +204,14 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
     let connections = TaskTracker::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let mut accept_tasks = Vec::new();
     accept_tasks.push(tokio::spawn(accept_https(
         https_listener,
         acceptor,
         state.clone(),
         settings,
+        slots.clone(),
         connections.clone(),
         shutdown_rx.clone(),
     )));
@@ -218,6 +221,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             https_addr.port(),
             state.clone(),
             settings,
+            slots.clone(),
             connections.clone(),
             shutdown_rx.clone(),
         )));
@@ -269,10 +273,19 @@ async fn accept_https(
     acceptor: TlsAcceptor,
     state: Arc<AppState>,
     settings: ConnSettings,
+    slots: Arc<tokio::sync::Semaphore>,
     connections: TaskTracker,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        // At `max_connections`, wait for one to end before accepting more.
+        let permit = tokio::select! {
+            _ = shutdown.changed() => return,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
@@ -289,6 +302,7 @@ async fn accept_https(
         let state = state.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
+            let _permit = permit;
             let _ = stream.set_nodelay(true);
             let tls = match tokio::time::timeout(settings.header_timeout, acceptor.accept(stream))
                 .await
@@ -482,10 +496,18 @@ async fn accept_plain_http(
     https_port: u16,
     state: Arc<AppState>,
     settings: ConnSettings,
+    slots: Arc<tokio::sync::Semaphore>,
     connections: TaskTracker,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => return,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
         let stream: TcpStream = tokio::select! {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
@@ -500,6 +522,7 @@ async fn accept_plain_http(
         let state = state.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
+            let _permit = permit;
             let activity = Arc::new(Activity::new());
             let service = {
                 let activity = activity.clone();
