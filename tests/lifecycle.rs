@@ -359,3 +359,57 @@ async fn demo_runs_as_documented() {
         .unwrap();
     assert!(status.success());
 }
+
+/// SIGHUP re-reads the htpasswd file at once and the process keeps serving.
+#[tokio::test]
+async fn sighup_reloads_users() {
+    install_crypto();
+    let agent = DemoAgent::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = TempDir::new("hup");
+    let config = write_config(&dir, "127.0.0.1:0", &agent.addr.to_string(), "");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut child);
+    let port = https_port_from_log(&wait_for_line(&lines, "frontdoor listening"));
+    let client = common::Client::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &dir.join("cert.pem"),
+    );
+    let line = apache_htpasswd_line("B -C 5", "late", "pw late");
+    let mut file = std::fs::read_to_string(dir.join("htpasswd")).unwrap();
+    file += &format!("{line}\n");
+    std::fs::write(dir.join("htpasswd"), file).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    wait_for_line(&lines, "SIGHUP: re-reading");
+    wait_for_line(&lines, "htpasswd reloaded");
+    assert_eq!(
+        client
+            .get("/api/jobs", Some(("late", "pw late")))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop frontdoor"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
