@@ -122,6 +122,9 @@ async fn through(
         return Err(("unlisted path", Denial::NotFound));
     };
     record.route = Some(route.path.clone());
+    if route.deny {
+        return Err(("denied path", Denial::NotFound));
+    }
 
     // 4. Authenticate (public routes pass with no identity); banned users and addresses
     //    get 429 before their password is even looked at.

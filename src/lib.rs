@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod errors;
 pub mod handler;
+pub mod import;
 pub mod limits;
 pub mod policy;
 pub mod proxy;

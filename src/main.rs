@@ -94,10 +94,24 @@ enum Command {
         #[arg(num_args = 1..=3, value_name = "ARGS")]
         args: Vec<String>,
     },
+    /// Translate another front door's config into a frontdoor config (printed to stdout).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Certificate helpers.
     Cert {
         #[command(subcommand)]
         command: CertCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// An nginx config holding a `server` block (auth_basic, proxy_pass, locations, ...).
+    Nginx {
+        /// nginx.conf or a sites-available file.
+        file: PathBuf,
     },
 }
 
@@ -227,6 +241,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             verify,
             args,
         })),
+        Command::Import {
+            command: ImportCommand::Nginx { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let toml = frontdoor::import::nginx::import_nginx(&text, &file.display().to_string())?;
+            print!("{toml}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Cert {
             command: CertCommand::SelfSigned { hosts, cert, key },
         } => {
@@ -336,6 +359,13 @@ fn explain(config: &Config, method: &str, target: &str) -> Result<String> {
             let Some(r) = config.routes.get(route) else {
                 bail!("route #{route} missing");
             };
+            if r.deny {
+                out.push_str(&format!(
+                    "route:      #{route} {} (deny)\ndecision:   404 Not Found: the route denies this path",
+                    r.path
+                ));
+                return Ok(out);
+            }
             let auth = if r.is_public() {
                 "none (public)".to_string()
             } else {

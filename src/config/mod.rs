@@ -164,6 +164,9 @@ pub struct Route {
     pub max_body_bytes: Option<u64>,
     /// Whether the `Authorization` header frontdoor consumed still goes upstream.
     pub forward_authorization: bool,
+    /// `deny = true`: this path (and below, unless exact) answers 404 like an unlisted
+    /// one, even under a broader route (the longest match wins).
+    pub deny: bool,
 }
 
 impl Route {
@@ -597,7 +600,16 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
                 Some(parsed)
             }
         };
+        let deny = r.deny.unwrap_or(false);
+        if deny && (r.auth.is_some() || methods.is_some() || r.max_body_bytes.is_some()) {
+            return Err(invalid(
+                &key("deny"),
+                "a deny route answers 404 to everything: it takes no auth, methods or max_body_bytes"
+                    .to_string(),
+            ));
+        }
         let auth_names = match r.auth {
+            None if deny => vec!["none".to_string()],
             None => vec!["basic".to_string()],
             Some(RawAuthList::One(s)) => vec![s],
             Some(RawAuthList::Many(v)) => v,
@@ -650,6 +662,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             auth,
             max_body_bytes: r.max_body_bytes,
             forward_authorization: r.forward_authorization.unwrap_or(false),
+            deny,
         });
     }
 
@@ -873,6 +886,16 @@ mod tests {
         }
         let ok = format!("[server]\nhosts = [\"[::1]\", \"Agent.Example.com\"]\n{MINIMAL}");
         assert!(load(&ok, &[]).is_ok());
+    }
+
+    /// A deny route needs nothing else and refuses auth or methods beside it.
+    #[test]
+    fn deny_routes() {
+        let text = format!("{MINIMAL}\n[[route]]\npath = \"/api/jobs/secret\"\ndeny = true\n");
+        let cfg = load(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.routes[2].deny);
+        let text = format!("{MINIMAL}\n[[route]]\npath = \"/x\"\ndeny = true\nauth = \"none\"\n");
+        assert!(error_text(&text, &[]).contains("route[2].deny"));
     }
 
     /// The upstream must be a bare http:// origin.

@@ -112,4 +112,5 @@ pub struct RawRoute {
     pub auth: Option<RawAuthList>,
     pub max_body_bytes: Option<u64>,
     pub forward_authorization: Option<bool>,
+    pub deny: Option<bool>,
 }

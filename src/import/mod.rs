@@ -1,0 +1,3 @@
+//! Translating other front doors' configs into frontdoor configs.
+
+pub mod nginx;
