@@ -19,6 +19,7 @@ use arc_swap::ArcSwap;
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::basic::BasicAuth;
 use crate::auth::{self, Identity};
@@ -32,12 +33,21 @@ use crate::responses::{self, Body, Denial, wants_json};
 
 /// Everything a request needs that outlives it.
 pub struct AppState {
-    /// The config in force; each request takes one snapshot at its start, so a reload
-    /// halfway through a request cannot mix two configs.
-    pub config: ArcSwap<Config>,
-    pub basic: Option<Arc<BasicAuth>>,
+    /// What a reload replaces as a whole; each request takes one snapshot at its start, so
+    /// a reload halfway through a request cannot mix two configs.
+    pub runtime: ArcSwap<Runtime>,
+    /// Failure counts and bans survive reloads.
     pub lockout: Lockout,
-    pub upstream: Upstream,
+    /// WebSocket tunnels outlive their connection; shutdown waits on them.
+    pub tunnels: TaskTracker,
+}
+
+/// One config and what was built from it: upstream clients (by `Route::upstream`) and the
+/// users of `[auth.basic]`.
+pub struct Runtime {
+    pub config: Config,
+    pub upstreams: Vec<Upstream>,
+    pub basic: Option<Arc<BasicAuth>>,
 }
 
 /// What the access log says about one request, filled in as the request moves along.
@@ -57,7 +67,7 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let started = Instant::now();
-    let config = state.config.load_full();
+    let runtime = state.runtime.load_full();
     let json = wants_json(req.headers());
     let mut record = AccessRecord {
         peer,
@@ -67,7 +77,7 @@ pub async fn handle(
         user: None,
         denied: None,
     };
-    let response = match through(&state, &config, peer, req, &mut record).await {
+    let response = match through(&state, &runtime, peer, req, &mut record).await {
         Ok(response) => response,
         Err((reason, denial)) => {
             record.denied = Some(reason);
@@ -81,11 +91,12 @@ pub async fn handle(
 /// The steps, in order. A step that refuses returns the denial and the reason to log.
 async fn through(
     state: &AppState,
-    config: &Config,
+    runtime: &Runtime,
     peer: SocketAddr,
     req: Request<Incoming>,
     record: &mut AccessRecord,
 ) -> Result<Response<Body>, (&'static str, Denial)> {
+    let config = &runtime.config;
     // 1. Normalize the target: one path, one host, or 400/421.
     let target = parse_target(
         req.method(),
@@ -134,7 +145,7 @@ async fn through(
         route,
         req.headers(),
         client,
-        state.basic.as_deref(),
+        runtime.basic.as_deref(),
         &state.lockout,
     )
     .await
@@ -164,7 +175,10 @@ async fn through(
         forward_authorization: route.forward_authorization,
         body_end,
     };
-    state.upstream.forward(req, &ctx).await.map_err(|e| {
+    let Some(upstream) = runtime.upstreams.get(route.upstream) else {
+        return Err(("upstream error", Denial::BadGateway));
+    };
+    upstream.forward(req, &ctx).await.map_err(|e| {
         tracing::warn!(error = %e, path = %target.path, "upstream request failed");
         let denial = e.denial();
         let reason = match denial {

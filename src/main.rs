@@ -41,6 +41,11 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Ask the running frontdoor to reload its config (SIGHUP via `server.pid_file`).
+    Reload {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Validate a config without serving: errors exit 1.
     Check {
         #[arg(long, short)]
@@ -201,11 +206,50 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve { config } => {
             let path = config_path(config);
             let config = Config::load(&path)?;
+            let pid_file = config.server.pid_file.clone();
             runtime()?.block_on(async {
                 let server = frontdoor::server::start(config).await?;
+                if let Some(pid_file) = &pid_file {
+                    std::fs::write(pid_file, format!("{}\n", std::process::id()))
+                        .with_context(|| format!("cannot write {}", pid_file.display()))?;
+                }
                 server.run_until_signal().await;
                 anyhow::Ok(())
             })?;
+            if let Some(pid_file) = pid_file {
+                let _ = std::fs::remove_file(pid_file);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reload { config } => {
+            let path = config_path(config);
+            let config = Config::load(&path)?;
+            let Some(pid_file) = config.server.pid_file else {
+                bail!(
+                    "{}: set `server.pid_file` so `frontdoor reload` can find the server (or send SIGHUP yourself)",
+                    path.display()
+                );
+            };
+            let pid = std::fs::read_to_string(&pid_file).with_context(|| {
+                format!("cannot read {} (is frontdoor running?)", pid_file.display())
+            })?;
+            let pid: u32 = pid
+                .trim()
+                .parse()
+                .with_context(|| format!("{} does not hold a process id", pid_file.display()))?;
+            let status = std::process::Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status()
+                .context("cannot run kill")?;
+            if !status.success() {
+                bail!(
+                    "could not signal process {pid} (from {})",
+                    pid_file.display()
+                );
+            }
+            println!(
+                "sent SIGHUP to frontdoor (pid {pid}); its log says whether the reload succeeded"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { config, strict } => check(&config_path(config), strict),
@@ -380,7 +424,10 @@ fn explain(config: &Config, method: &str, target: &str) -> Result<String> {
                 "route:      #{route} {}{}\nauth:       {auth}\nbody cap:   {cap} bytes\ndecision:   forwarded to {}{path} once authenticated",
                 r.path,
                 if r.exact { " (exact)" } else { "" },
-                config.upstream.url.trim_end_matches('/'),
+                config
+                    .upstreams
+                    .get(r.upstream)
+                    .map_or("?", |u| u.url.trim_end_matches('/')),
             ));
         }
     }

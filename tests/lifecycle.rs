@@ -360,7 +360,7 @@ async fn demo_runs_as_documented() {
     assert!(status.success());
 }
 
-/// SIGHUP re-reads the htpasswd file at once and the process keeps serving.
+/// SIGHUP reloads (config and users) at once and the process keeps serving.
 #[tokio::test]
 async fn sighup_reloads_users() {
     install_crypto();
@@ -391,8 +391,8 @@ async fn sighup_reloads_users() {
         .status()
         .unwrap();
     assert!(hup.success());
-    wait_for_line(&lines, "SIGHUP: re-reading");
-    wait_for_line(&lines, "htpasswd reloaded");
+    wait_for_line(&lines, "SIGHUP: reloading");
+    wait_for_line(&lines, "config reloaded");
     assert_eq!(
         client
             .get("/api/jobs", Some(("late", "pw late")))

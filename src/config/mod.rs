@@ -85,9 +85,13 @@ impl Env {
 pub struct Config {
     /// The file this came from (for messages).
     pub source: String,
+    /// The file to re-read on reload (None for configs built from text, like tests').
+    pub source_path: Option<PathBuf>,
     pub server: ServerSettings,
     pub tls: TlsSettings,
-    pub upstream: UpstreamSettings,
+    /// `[upstream]` first (when set), then each `[upstreams.NAME]` in name order; routes
+    /// refer to them by index.
+    pub upstreams: Vec<UpstreamSettings>,
     /// The default upload cap; a route may lower or raise it.
     pub max_body_bytes: u64,
     pub ui: UiSwitches,
@@ -116,6 +120,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before closing them.
     pub shutdown_grace: Duration,
+    /// Where `serve` writes its process id, for `frontdoor reload`.
+    pub pid_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +138,8 @@ pub enum TlsSettings {
 
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
+    /// `default` for `[upstream]`, else the NAME of `[upstreams.NAME]`.
+    pub name: String,
     /// As written, for messages.
     pub url: String,
     /// `host:port` of the upstream; requests are sent as plain HTTP/1.1.
@@ -164,6 +172,8 @@ pub struct Route {
     pub max_body_bytes: Option<u64>,
     /// Whether the `Authorization` header frontdoor consumed still goes upstream.
     pub forward_authorization: bool,
+    /// Index into `Config::upstreams`.
+    pub upstream: usize,
     /// `deny = true`: this path (and below, unless exact) answers 404 like an unlisted
     /// one, even under a broader route (the longest match wins).
     pub deny: bool,
@@ -187,7 +197,9 @@ impl Config {
             file: file.clone(),
             source,
         })?;
-        Self::from_toml(&text, &file, env)
+        let mut config = Self::from_toml(&text, &file, env)?;
+        config.source_path = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and validates config text; `file` is only used in messages.
@@ -478,42 +490,33 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         }
     };
 
-    // [upstream]
-    let raw_upstream = raw.upstream.ok_or_else(|| {
-        invalid(
+    // [upstream] and [upstreams.NAME]
+    let mut upstreams = Vec::new();
+    if let Some(raw_upstream) = raw.upstream {
+        upstreams.push(upstream_settings(
+            "default",
+            "upstream",
+            raw_upstream,
+            file,
+        )?);
+    }
+    for (name, raw_upstream) in raw.upstreams {
+        if name == "default" || name.is_empty() {
+            return Err(invalid(
+                &format!("upstreams.{name}"),
+                "this name is reserved for [upstream]".to_string(),
+            ));
+        }
+        let key = format!("upstreams.{name}");
+        upstreams.push(upstream_settings(&name, &key, raw_upstream, file)?);
+    }
+    if upstreams.is_empty() {
+        return Err(invalid(
             "upstream.url",
             "is required: the address of the application to protect".to_string(),
-        )
-    })?;
-    let upstream_uri: http::Uri = raw_upstream
-        .url
-        .parse()
-        .map_err(|e| invalid("upstream.url", format!("`{}`: {e}", raw_upstream.url)))?;
-    if upstream_uri.scheme_str() != Some("http") {
-        return Err(invalid(
-            "upstream.url",
-            "must be an http:// URL (frontdoor talks plain HTTP/1.1 to a local upstream)"
-                .to_string(),
         ));
     }
-    let authority = upstream_uri
-        .authority()
-        .cloned()
-        .ok_or_else(|| invalid("upstream.url", "has no host".to_string()))?;
-    if !matches!(upstream_uri.path(), "" | "/") || upstream_uri.query().is_some() {
-        return Err(invalid(
-            "upstream.url",
-            "must not have a path or query: requests keep their own path".to_string(),
-        ));
-    }
-    let upstream = UpstreamSettings {
-        url: raw_upstream.url.clone(),
-        authority,
-        connect_timeout: positive_secs(raw_upstream.connect_timeout_secs, 5)
-            .map_err(|p| invalid("upstream.connect_timeout_secs", p))?,
-        response_timeout: positive_secs(raw_upstream.response_timeout_secs, 60)
-            .map_err(|p| invalid("upstream.response_timeout_secs", p))?,
-    };
+    let has_default = upstreams.first().is_some_and(|u| u.name == "default");
 
     // [auth.basic]
     let basic = match raw.auth.basic {
@@ -600,6 +603,25 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
                 Some(parsed)
             }
         };
+        let upstream = match &r.upstream {
+            None if has_default => 0,
+            None => {
+                return Err(invalid(
+                    &key("upstream"),
+                    "is required: there is no [upstream] default, only named [upstreams.*]"
+                        .to_string(),
+                ));
+            }
+            Some(name) => upstreams
+                .iter()
+                .position(|u| &u.name == name)
+                .ok_or_else(|| {
+                    invalid(
+                        &key("upstream"),
+                        format!("names `{name}`, but there is no [upstreams.{name}]"),
+                    )
+                })?,
+        };
         let deny = r.deny.unwrap_or(false);
         if deny && (r.auth.is_some() || methods.is_some() || r.max_body_bytes.is_some()) {
             return Err(invalid(
@@ -662,6 +684,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             auth,
             max_body_bytes: r.max_body_bytes,
             forward_authorization: r.forward_authorization.unwrap_or(false),
+            upstream,
             deny,
         });
     }
@@ -674,6 +697,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     };
     Ok(Config {
         source: file.to_string(),
+        source_path: None,
         server: ServerSettings {
             listen,
             allow_public_bind,
@@ -686,15 +710,60 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             body_timeout,
             max_connections,
             shutdown_grace,
+            pid_file: raw.server.pid_file.map(PathBuf::from),
         },
         tls,
-        upstream,
+        upstreams,
         max_body_bytes: raw.limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         ui,
         basic,
         lockout,
         table: RouteTable::new(rules, ui),
         routes,
+    })
+}
+
+/// Validates one `[upstream]` or `[upstreams.NAME]` block; `key` prefixes messages.
+fn upstream_settings(
+    name: &str,
+    key: &str,
+    raw: raw::RawUpstream,
+    file: &str,
+) -> Result<UpstreamSettings, ConfigError> {
+    let invalid = |k: &str, problem: String| ConfigError::Invalid {
+        file: file.to_string(),
+        key: format!("{key}.{k}"),
+        problem,
+    };
+    let uri: http::Uri = raw
+        .url
+        .parse()
+        .map_err(|e| invalid("url", format!("`{}`: {e}", raw.url)))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(invalid(
+            "url",
+            "must be an http:// URL (frontdoor talks plain HTTP/1.1 to a local upstream)"
+                .to_string(),
+        ));
+    }
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| invalid("url", "has no host".to_string()))?;
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(invalid(
+            "url",
+            "must not have a path or query: requests keep their own path".to_string(),
+        ));
+    }
+    Ok(UpstreamSettings {
+        name: name.to_string(),
+        url: raw.url.clone(),
+        authority,
+        connect_timeout: positive_secs(raw.connect_timeout_secs, 5)
+            .map_err(|p| invalid("connect_timeout_secs", p))?,
+        response_timeout: positive_secs(raw.response_timeout_secs, 60)
+            .map_err(|p| invalid("response_timeout_secs", p))?,
     })
 }
 
@@ -896,6 +965,23 @@ mod tests {
         assert!(cfg.routes[2].deny);
         let text = format!("{MINIMAL}\n[[route]]\npath = \"/x\"\ndeny = true\nauth = \"none\"\n");
         assert!(error_text(&text, &[]).contains("route[2].deny"));
+    }
+
+    /// Routes pick named upstreams; an unknown name, or no default for a route that names
+    /// none, is refused.
+    #[test]
+    fn named_upstreams() {
+        let text = format!(
+            "{MINIMAL}\n[upstreams.dashboard]\nurl = \"http://127.0.0.1:3000\"\n[[route]]\npath = \"/ui\"\nupstream = \"dashboard\"\n"
+        );
+        let cfg = load(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.upstreams.len(), 2);
+        assert_eq!(cfg.routes[2].upstream, 1);
+        assert_eq!(cfg.routes[0].upstream, 0);
+        let bad = format!("{MINIMAL}\n[[route]]\npath = \"/ui\"\nupstream = \"nope\"\n");
+        assert!(error_text(&bad, &[]).contains("route[2].upstream"));
+        let no_default = text.replace("[upstream]\n        url = \"http://127.0.0.1:8000\"", "");
+        assert!(error_text(&no_default, &[]).contains("route[0].upstream"));
     }
 
     /// The upstream must be a bare http:// origin.

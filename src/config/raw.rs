@@ -14,6 +14,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub tls: RawTls,
     pub upstream: Option<RawUpstream>,
+    /// Named upstreams for routes that set `upstream = "NAME"`.
+    #[serde(default)]
+    pub upstreams: std::collections::BTreeMap<String, RawUpstream>,
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
@@ -38,6 +41,7 @@ pub struct RawServer {
     pub body_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
+    pub pid_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,4 +117,5 @@ pub struct RawRoute {
     pub max_body_bytes: Option<u64>,
     pub forward_authorization: Option<bool>,
     pub deny: Option<bool>,
+    pub upstream: Option<String>,
 }

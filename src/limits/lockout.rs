@@ -139,7 +139,7 @@ fn address_key(ip: IpAddr) -> IpAddr {
 
 /// Failure counts and bans, per user name and per client address.
 pub struct Lockout {
-    settings: LockoutSettings,
+    settings: std::sync::RwLock<LockoutSettings>,
     users: Table<String>,
     addresses: Table<IpAddr>,
 }
@@ -147,14 +147,21 @@ pub struct Lockout {
 impl Lockout {
     pub fn new(settings: LockoutSettings) -> Self {
         Lockout {
-            settings,
+            settings: std::sync::RwLock::new(settings),
             users: Table::new(),
             addresses: Table::new(),
         }
     }
 
     pub fn settings(&self) -> LockoutSettings {
-        self.settings
+        self.settings.read().map(|s| *s).unwrap_or_default()
+    }
+
+    /// New limits from a reloaded config; counts and bans in progress are kept.
+    pub fn set_settings(&self, settings: LockoutSettings) {
+        if let Ok(mut current) = self.settings.write() {
+            *current = settings;
+        }
     }
 
     /// Refuses an attempt for a banned user or address, before any password is checked.
@@ -186,18 +193,13 @@ impl Lockout {
 
     fn record_failure_at(&self, user: &str, client: IpAddr, now: Instant) -> Option<BanReason> {
         let client = address_key(client);
-        let by_address = self.addresses.fail(
-            &client,
-            now,
-            self.settings.max_retries_per_ip,
-            &self.settings,
-        );
-        let by_user = self.users.fail(
-            &user.to_string(),
-            now,
-            self.settings.max_retries,
-            &self.settings,
-        );
+        let settings = self.settings();
+        let by_address = self
+            .addresses
+            .fail(&client, now, settings.max_retries_per_ip, &settings);
+        let by_user = self
+            .users
+            .fail(&user.to_string(), now, settings.max_retries, &settings);
         if by_user {
             Some(BanReason::User)
         } else if by_address {
@@ -216,8 +218,9 @@ impl Lockout {
     /// Drops expired records; called periodically.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.users.sweep(now, &self.settings);
-        self.addresses.sweep(now, &self.settings);
+        let settings = self.settings();
+        self.users.sweep(now, &settings);
+        self.addresses.sweep(now, &settings);
     }
 }
 

@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::basic::BasicAuth;
 use crate::config::Config;
-use crate::handler::{self, AppState};
+use crate::handler::{self, AppState, Runtime};
 use crate::proxy::Upstream;
 use crate::responses::{self, Body, BoxError};
 use tls::CertificateSlot;
@@ -42,6 +42,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("{path}: {source}")]
     Htpasswd {
         path: String,
@@ -67,8 +69,45 @@ impl RunningServer {
         let _ = self.done.await;
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP re-reads the
-    /// htpasswd file at once.
+    /// Re-reads the config file, the certificate and the htpasswd file, checks them as
+    /// `serve` does at start, and swaps them in for new requests. In-flight requests and
+    /// open tunnels finish on the config they started with. On any error nothing changes.
+    pub fn reload(&self) -> Result<(), ServeError> {
+        let current = self.state.runtime.load_full();
+        let Some(path) = current.config.source_path.clone() else {
+            // A config built from text (tests, embedded): only the users can be re-read.
+            reload_users(&self.state, true);
+            return Ok(());
+        };
+        let config = Config::load(&path)?;
+        let certificate = tls::obtain_certificate(&config.tls)?;
+        let runtime = build_runtime(config, &self.state.tunnels)?;
+        let (old, new) = (&current.config.server, &runtime.config.server);
+        if old.listen != new.listen || old.http_listen != new.http_listen {
+            tracing::warn!(
+                "listen addresses changed in the config: they take effect on restart; \
+                 everything else is reloaded now"
+            );
+        }
+        if old.max_connections != new.max_connections {
+            tracing::warn!("server.max_connections takes effect on restart");
+        }
+        self.certificate.set(certificate);
+        self.state.lockout.set_settings(runtime.config.lockout);
+        let routes = runtime.config.routes.len();
+        self.state.runtime.store(Arc::new(runtime));
+        tracing::info!(config = %path.display(), routes, "config reloaded");
+        Ok(())
+    }
+
+    /// `reload`, with a failure logged (the running config stays).
+    pub fn reload_or_log(&self) {
+        if let Err(e) = self.reload() {
+            tracing::error!(error = %e, "reload FAILED: keeping the running config");
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads.
     pub async fn run_until_signal(self) {
         use tokio::signal::unix::{SignalKind, signal};
         match (
@@ -81,8 +120,8 @@ impl RunningServer {
                     _ = term.recv() => break,
                     _ = int.recv() => break,
                     _ = hup.recv() => {
-                        tracing::info!("SIGHUP: re-reading the htpasswd file");
-                        reload_users(&self.state, true);
+                        tracing::info!("SIGHUP: reloading");
+                        self.reload_or_log();
                     }
                 }
             },
@@ -123,7 +162,8 @@ async fn housekeeping(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>)
 /// Re-reads the htpasswd file (when it changed, or always when `force`); a file that
 /// cannot be used keeps the previous users.
 fn reload_users(state: &AppState, force: bool) {
-    let Some(basic) = &state.basic else { return };
+    let runtime = state.runtime.load_full();
+    let Some(basic) = &runtime.basic else { return };
     match basic.reload(force) {
         None => {}
         Some(Ok(users)) => {
@@ -139,11 +179,8 @@ fn reload_users(state: &AppState, force: bool) {
     }
 }
 
-/// Binds the listeners and starts serving `config`.
-pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
-    let certificate = CertificateSlot::new(tls::obtain_certificate(&config.tls)?);
-    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(certificate.clone())?));
-
+/// Builds what serving `config` needs besides listeners: the users and upstream clients.
+pub fn build_runtime(config: Config, tunnels: &TaskTracker) -> Result<Runtime, ServeError> {
     let basic = match &config.basic {
         None => None,
         Some(b) => {
@@ -159,6 +196,32 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             Some(Arc::new(auth))
         }
     };
+    let upstreams = config
+        .upstreams
+        .iter()
+        .map(|u| {
+            Upstream::new(
+                u.authority.clone(),
+                u.connect_timeout,
+                u.response_timeout,
+                tunnels.clone(),
+            )
+        })
+        .collect();
+    Ok(Runtime {
+        config,
+        upstreams,
+        basic,
+    })
+}
+
+/// Binds the listeners and starts serving `config`.
+pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
+    let certificate = CertificateSlot::new(tls::obtain_certificate(&config.tls)?);
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(certificate.clone())?));
+    let tunnels = TaskTracker::new();
+    let runtime = build_runtime(config, &tunnels)?;
+    let config = &runtime.config;
 
     let https_listener = TcpListener::bind(config.server.listen)
         .await
@@ -180,26 +243,13 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         .zip(config.server.http_listen)
         .map(|(l, fallback)| local_addr(l, fallback));
 
-    let tunnels = TaskTracker::new();
-    let upstream = Upstream::new(
-        config.upstream.authority.clone(),
-        config.upstream.connect_timeout,
-        config.upstream.response_timeout,
-        tunnels.clone(),
-    );
-    let settings = ConnSettings {
-        header_timeout: config.server.header_timeout,
-        idle_timeout: config.server.idle_timeout,
-        max_header_bytes: config.server.max_header_bytes,
-    };
     let grace = config.server.shutdown_grace;
     let max_connections = config.server.max_connections;
     let lockout = crate::limits::lockout::Lockout::new(config.lockout);
     let state = Arc::new(AppState {
-        config: ArcSwap::from_pointee(config),
-        basic,
+        runtime: ArcSwap::from_pointee(runtime),
         lockout,
-        upstream,
+        tunnels: tunnels.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
@@ -210,7 +260,6 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         https_listener,
         acceptor,
         state.clone(),
-        settings,
         slots.clone(),
         connections.clone(),
         shutdown_rx.clone(),
@@ -220,7 +269,6 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             listener,
             https_addr.port(),
             state.clone(),
-            settings,
             slots.clone(),
             connections.clone(),
             shutdown_rx.clone(),
@@ -258,11 +306,24 @@ fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(fallback)
 }
 
+/// Connection limits, read from the config in force when a connection is accepted.
 #[derive(Debug, Clone, Copy)]
 struct ConnSettings {
     header_timeout: Duration,
     idle_timeout: Duration,
     max_header_bytes: usize,
+}
+
+impl ConnSettings {
+    fn current(state: &AppState) -> ConnSettings {
+        let runtime = state.runtime.load();
+        let server = &runtime.config.server;
+        ConnSettings {
+            header_timeout: server.header_timeout,
+            idle_timeout: server.idle_timeout,
+            max_header_bytes: server.max_header_bytes,
+        }
+    }
 }
 
 /// hyper refuses HTTP/1 read buffers smaller than this.
@@ -272,7 +333,6 @@ async fn accept_https(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: Arc<AppState>,
-    settings: ConnSettings,
     slots: Arc<tokio::sync::Semaphore>,
     connections: TaskTracker,
     mut shutdown: watch::Receiver<bool>,
@@ -299,6 +359,7 @@ async fn accept_https(
             },
         };
         let acceptor = acceptor.clone();
+        let settings = ConnSettings::current(&state);
         let state = state.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
@@ -495,7 +556,6 @@ async fn accept_plain_http(
     listener: TcpListener,
     https_port: u16,
     state: Arc<AppState>,
-    settings: ConnSettings,
     slots: Arc<tokio::sync::Semaphore>,
     connections: TaskTracker,
     mut shutdown: watch::Receiver<bool>,
@@ -519,6 +579,7 @@ async fn accept_plain_http(
                 }
             },
         };
+        let settings = ConnSettings::current(&state);
         let state = state.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
@@ -528,8 +589,8 @@ async fn accept_plain_http(
                 let activity = activity.clone();
                 service_fn(move |req: Request<Incoming>| {
                     let guard = activity.begin();
-                    let config = state.config.load_full();
-                    let response = redirect_to_https(&req, https_port, &config);
+                    let runtime = state.runtime.load_full();
+                    let response = redirect_to_https(&req, https_port, &runtime.config);
                     async move { Ok::<_, Infallible>(response.map(|b| track(b, guard))) }
                 })
             };

@@ -426,3 +426,31 @@ impl TestResponse {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
+
+impl Client {
+    /// Opens a WebSocket through frontdoor (HTTP/1.1 upgrade with Basic credentials) and
+    /// returns the stream after a 101.
+    pub async fn websocket(&self, path: &str, credentials: (&str, &str)) -> TlsStream<TcpStream> {
+        let mut tls = self.tls(&[b"http/1.1"]).await;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            self.authority(),
+            basic(credentials.0, credentials.1)
+        );
+        tls.write_all(request.as_bytes()).await.expect("write");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            assert_eq!(
+                tls.read(&mut byte).await.expect("read"),
+                1,
+                "closed during handshake"
+            );
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        tls
+    }
+}
