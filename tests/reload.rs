@@ -159,6 +159,7 @@ async fn reload_under_load() {
         StatusCode::OK,
         "the changed route took effect"
     );
+    drop(socket);
     server.shutdown().await;
 }
 
