@@ -55,6 +55,8 @@ struct AccessRecord {
     peer: SocketAddr,
     method: Method,
     path: String,
+    /// The query with secret-looking values replaced by `[redacted]`.
+    query: Option<String>,
     route: Option<String>,
     user: Option<String>,
     denied: Option<&'static str>,
@@ -73,6 +75,7 @@ pub async fn handle(
         peer,
         method: req.method().clone(),
         path: String::new(),
+        query: None,
         route: None,
         user: None,
         denied: None,
@@ -111,6 +114,7 @@ async fn through(
         _ => ("malformed target", Denial::BadRequest("malformed target")),
     })?;
     record.path.clone_from(&target.path);
+    record.query = target.query.as_deref().map(redact_query);
 
     // 2. frontdoor's own paths never reach the upstream.
     if target.path == "/_frontdoor" || target.path.starts_with("/_frontdoor/") {
@@ -191,19 +195,60 @@ async fn through(
     })
 }
 
-/// One line per request. Never a password, token, cookie, Authorization value or query.
+/// Query keys whose values never reach a log: OAuth codes and states, tokens, passwords,
+/// keys and secrets (matched as substrings of the lower-cased key, so `api_key` and
+/// `X-Amz-Signature` count too).
+const SECRET_QUERY_KEYS: &[&str] = &[
+    "token",
+    "code",
+    "state",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "key",
+    "auth",
+    "session",
+    "signature",
+    "sig",
+    "credential",
+    "otp",
+];
+
+/// The query as it may appear in a log line.
+pub fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let lowered = key.to_ascii_lowercase();
+            let decoded = lowered.replace("%5f", "_").replace("%2d", "-");
+            if !value.is_empty() && SECRET_QUERY_KEYS.iter().any(|s| decoded.contains(s)) {
+                format!("{key}=[redacted]")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// One line per request. Never a password, token, cookie or Authorization value; the
+/// query only as `redact_query` leaves it.
 fn log_access(record: &AccessRecord, response: &Response<Body>, started: Instant) {
     let status = response.status().as_u16();
     let bytes = limits::declared_length(response.headers());
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let route = record.route.as_deref().unwrap_or("-");
     let user = record.user.as_deref().unwrap_or("-");
+    let query = record.query.as_deref().unwrap_or("");
     match record.denied {
         Some(reason) => tracing::info!(
             target: "frontdoor::access",
             client = %record.peer.ip(),
             method = %record.method,
             path = %record.path,
+            query,
             status,
             route,
             user,
@@ -216,6 +261,7 @@ fn log_access(record: &AccessRecord, response: &Response<Body>, started: Instant
             client = %record.peer.ip(),
             method = %record.method,
             path = %record.path,
+            query,
             status,
             bytes,
             route,
@@ -223,5 +269,24 @@ fn log_access(record: &AccessRecord, response: &Response<Body>, started: Instant
             duration_ms,
             "request"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Secret-looking values go, everything else (and valueless keys) stays.
+    #[test]
+    fn query_redaction() {
+        assert_eq!(
+            redact_query("token=abc&code=123&state=xyz&page=2&api_key=k&ID_TOKEN=t&q"),
+            "token=[redacted]&code=[redacted]&state=[redacted]&page=2&api_key=[redacted]&ID_TOKEN=[redacted]&q"
+        );
+        assert_eq!(
+            redact_query("access%5Ftoken=s3cr3t&x=1"),
+            "access%5Ftoken=[redacted]&x=1"
+        );
+        assert_eq!(redact_query("password="), "password=");
     }
 }

@@ -103,7 +103,7 @@ fn systemd_analyze_verify_accepts_the_unit() {
 
     // The check above would catch a misspelled or unsupported directive on this systemd.
     let typo_dir = TempDir::new("unit-verify-typo");
-    let typo = unit_for_verify(&typo_dir, "ProtectSystm=strict\n");
+    let typo = unit_for_verify(&typo_dir, "\n[Service]\nProtectSystm=strict\n");
     let (_, complaints) = verify_complaints(&typo);
     assert!(
         complaints.iter().any(|l| l.contains("Unknown key")),
@@ -112,7 +112,7 @@ fn systemd_analyze_verify_accepts_the_unit() {
 }
 
 /// `systemd-analyze security --offline` scores the sandbox from 0 (locked down) to 10; the
-/// shipped unit scores 1.6 on systemd 252. Exit non-zero above 2.5.
+/// shipped unit scores 1.4 on systemd 252. Exit non-zero above 2.5.
 #[test]
 fn unit_exposure_stays_low() {
     let dir = TempDir::new("unit-security");

@@ -1,0 +1,161 @@
+//! Logs never leak secrets: a request with Basic credentials, a bearer token, a session
+//! cookie and `?token=...&code=...` (and a failed login) leaves none of those values in any
+//! log line; JSON logs are one valid object per line and carry the access-log fields.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use common::{Client, PASSWORD, TempDir, USER, apache_htpasswd_line, basic, install_crypto};
+use frontdoor::demo::agent::DemoAgent;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    install_crypto();
+    let dir = TempDir::new("logs");
+    let agent = DemoAgent::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    std::fs::write(
+        dir.join("htpasswd"),
+        apache_htpasswd_line("B -C 5", USER, PASSWORD) + "\n",
+    )
+    .unwrap();
+    let config = dir.join("f.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\nself_signed = true\ncert = \"{d}/c.pem\"\nkey = \"{d}/k.pem\"\n\
+             [upstream]\nurl = \"http://{a}\"\n[auth.basic]\nhtpasswd = \"{d}/htpasswd\"\n\
+             [[route]]\npath = \"/api/echo\"\n[[route]]\npath = \"/api/public-echo\"\nauth = \"none\"\n",
+            d = dir.path().display(),
+            a = agent.addr
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info,frontdoor=trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let port = loop {
+        log.extend(
+            rx.recv_timeout(Duration::from_secs(20))
+                .expect("log output"),
+        );
+        let text = String::from_utf8_lossy(&log);
+        if let Some(i) = text.find("\"https\":\"") {
+            let rest = &text[i + 9..];
+            let addr: String = rest.chars().take_while(|c| *c != '"').collect();
+            break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    let client = Client::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &dir.join("c.pem"),
+    );
+
+    let secrets = [
+        "SECRETTOKEN1",
+        "SECRETCODE2",
+        "BEARERSECRET3",
+        "COOKIESECRET4",
+        "WRONGPASSWORD5",
+        PASSWORD,
+    ];
+    let send = |auth: String, cookie: &str, path: &str| {
+        Request::get(path)
+            .header("host", client.authority())
+            .header("authorization", auth)
+            .header("cookie", cookie.to_string())
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let q = "?token=SECRETTOKEN1&code=SECRETCODE2&page=7";
+    let r = client
+        .send(send(
+            basic(USER, PASSWORD),
+            "session=COOKIESECRET4",
+            &format!("/api/echo{q}"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = client
+        .send(send(
+            basic(USER, "WRONGPASSWORD5"),
+            "session=COOKIESECRET4",
+            &format!("/api/echo{q}"),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = client
+        .send(send(
+            "Bearer BEARERSECRET3".into(),
+            "session=COOKIESECRET4",
+            &format!("/api/public-echo{q}"),
+        ))
+        .await;
+    assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(500)) {
+        log.extend(chunk);
+    }
+    let text = String::from_utf8_lossy(&log).into_owned();
+    let encoded: Vec<String> = [
+        format!("{USER}:{PASSWORD}"),
+        format!("{USER}:WRONGPASSWORD5"),
+    ]
+    .iter()
+    .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+    .collect();
+    for secret in secrets.iter().map(|s| s.to_string()).chain(encoded) {
+        assert!(
+            !text.contains(&secret),
+            "`{secret}` leaked into the logs:\n{text}"
+        );
+    }
+    let mut access_lines = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if value["target"] == "frontdoor::access" {
+            access_lines += 1;
+            assert_eq!(
+                value["query"], "token=[redacted]&code=[redacted]&page=7",
+                "{line}"
+            );
+            assert!(
+                value["client"].is_string()
+                    && value["status"].is_number()
+                    && value["duration_ms"].is_number()
+            );
+        }
+    }
+    assert_eq!(access_lines, 3, "one access line per request:\n{text}");
+    assert!(text.contains("ACCESS DENIED"), "denials are greppable");
+}
