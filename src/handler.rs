@@ -26,6 +26,7 @@ use crate::auth::{self, Identity};
 use crate::config::Config;
 use crate::limits::lockout::Lockout;
 use crate::limits::{self, CappedBody};
+use crate::metrics::Metrics;
 use crate::policy::routes::Decision;
 use crate::policy::target::{TargetError, parse_target};
 use crate::proxy::{ForwardContext, Upstream};
@@ -40,6 +41,7 @@ pub struct AppState {
     pub lockout: Lockout,
     /// WebSocket tunnels outlive their connection; shutdown waits on them.
     pub tunnels: TaskTracker,
+    pub metrics: Metrics,
 }
 
 /// One config and what was built from it: upstream clients (by `Route::upstream`) and the
@@ -88,6 +90,12 @@ pub async fn handle(
         }
     };
     log_access(&record, &response, started);
+    state
+        .metrics
+        .request(record.route.as_deref(), response.status().as_u16());
+    if let Some(reason) = record.denied {
+        state.metrics.denial(reason);
+    }
     response
 }
 
@@ -151,6 +159,7 @@ async fn through(
         client,
         runtime.basic.as_deref(),
         &state.lockout,
+        &state.metrics,
     )
     .await
     .map_err(|denial| match denial {
@@ -182,7 +191,12 @@ async fn through(
     let Some(upstream) = runtime.upstreams.get(route.upstream) else {
         return Err(("upstream error", Denial::BadGateway));
     };
-    upstream.forward(req, &ctx).await.map_err(|e| {
+    let asked = Instant::now();
+    let result = upstream.forward(req, &ctx).await;
+    if result.is_ok() {
+        state.metrics.upstream_answered(asked.elapsed());
+    }
+    result.map_err(|e| {
         tracing::warn!(error = %e, path = %target.path, "upstream request failed");
         let denial = e.denial();
         let reason = match denial {

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod handler;
 pub mod import;
 pub mod limits;
+pub mod metrics;
 pub mod policy;
 pub mod proxy;
 pub mod responses;

@@ -56,6 +56,16 @@ pub fn parse_basic_header(value: &[u8]) -> Option<BasicCredentials> {
     })
 }
 
+/// What checking a password found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Matched a recent successful verification (no hash computed).
+    Cached,
+    /// The hash verified.
+    Verified,
+    Rejected,
+}
+
 /// The loaded users of one `[auth.basic]`, shared by all connections.
 pub struct BasicAuth {
     pub realm: String,
@@ -143,13 +153,13 @@ impl BasicAuth {
 
     /// Whether these credentials are valid. A cached success costs one HMAC; otherwise the
     /// hash is verified on the blocking pool.
-    pub async fn verify(&self, credentials: &BasicCredentials) -> bool {
+    pub async fn verify(&self, credentials: &BasicCredentials) -> Verification {
         let key = self.cache.key(credentials);
         if self.cache.contains(&key) {
-            return true;
+            return Verification::Cached;
         }
         let Ok(_slot) = self.verify_slots.acquire().await else {
-            return false;
+            return Verification::Rejected;
         };
         let users = self.users.load_full();
         let user = credentials.user.clone();
@@ -159,8 +169,10 @@ impl BasicAuth {
             .unwrap_or(false);
         if ok {
             self.cache.insert(key);
+            Verification::Verified
+        } else {
+            Verification::Rejected
         }
-        ok
     }
 }
 

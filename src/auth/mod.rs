@@ -10,7 +10,9 @@ use http::HeaderMap;
 
 use crate::config::{AuthMethod, Route};
 use crate::limits::lockout::{BanReason, Lockout};
+use crate::metrics::Metrics;
 use crate::responses::Denial;
+use basic::Verification;
 use basic::{BasicAuth, parse_basic_header};
 
 /// A caller that proved who they are.
@@ -31,6 +33,7 @@ pub async fn authenticate(
     client: IpAddr,
     basic: Option<&BasicAuth>,
     lockout: &Lockout,
+    metrics: &Metrics,
 ) -> Result<Option<Identity>, Denial> {
     if route.is_public() {
         return Ok(None);
@@ -61,7 +64,11 @@ pub async fn authenticate(
                         retry_after_secs: banned.retry_after.as_secs().max(1),
                     });
                 }
-                if basic.verify(&credentials).await {
+                let verification = basic.verify(&credentials).await;
+                if verification == Verification::Cached {
+                    metrics.login_cache_hit();
+                }
+                if verification != Verification::Rejected {
                     lockout.record_success(&credentials.user);
                     return Ok(Some(Identity {
                         user: credentials.user,
@@ -74,7 +81,9 @@ pub async fn authenticate(
                     reason = "bad credentials",
                     "login failed"
                 );
+                metrics.login_failed();
                 if let Some(reason) = lockout.record_failure(&credentials.user, client) {
+                    metrics.ban_started(ban_reason(reason));
                     tracing::warn!(
                         user = %loggable_user(&credentials.user),
                         client = %client,

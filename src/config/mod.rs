@@ -122,6 +122,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Where `serve` writes its process id, for `frontdoor reload`.
     pub pid_file: Option<PathBuf>,
+    /// `[admin] listen`: plain-HTTP metrics and health, loopback unless allowed.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +235,7 @@ const OVERRIDABLE_SECTIONS: &[(&str, &[&str])] = &[
     ("UPSTREAM_", &["upstream"]),
     ("LIMITS_", &["limits"]),
     ("UI_", &["ui"]),
+    ("ADMIN_", &["admin"]),
 ];
 
 /// Applies `FRONTDOOR_<SECTION>_<KEY>=value` on top of the file. Values are typed like the
@@ -440,6 +443,12 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             "must be between 8192 and 1048576".to_string(),
         ));
     }
+    let admin_listen = match raw.admin.and_then(|a| a.listen) {
+        None => None,
+        Some(addr) => {
+            Some(parse_listen(&addr, allow_public_bind).map_err(|p| invalid("admin.listen", p))?)
+        }
+    };
     let body_timeout = positive_secs(raw.server.body_timeout_secs, 30)
         .map_err(|p| invalid("server.body_timeout_secs", p))?;
     let max_connections = raw.server.max_connections.unwrap_or(20_000);
@@ -711,6 +720,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             max_connections,
             shutdown_grace,
             pid_file: raw.server.pid_file.map(PathBuf::from),
+            admin_listen,
         },
         tls,
         upstreams,

@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub ui: RawUi,
     #[serde(default)]
     pub auth: RawAuth,
+    pub admin: Option<RawAdmin>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
 }
@@ -42,6 +43,12 @@ pub struct RawServer {
     pub max_connections: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
     pub pid_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -55,6 +55,8 @@ pub enum ServeError {
 pub struct RunningServer {
     pub https_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    /// Where `/metrics` and `/healthz` are served, when `[admin] listen` is set.
+    pub admin_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     pub certificate: Arc<CertificateSlot>,
     shutdown: watch::Sender<bool>,
@@ -73,6 +75,12 @@ impl RunningServer {
     /// `serve` does at start, and swaps them in for new requests. In-flight requests and
     /// open tunnels finish on the config they started with. On any error nothing changes.
     pub fn reload(&self) -> Result<(), ServeError> {
+        let result = self.reload_inner();
+        self.state.metrics.reload(result.is_ok());
+        result
+    }
+
+    fn reload_inner(&self) -> Result<(), ServeError> {
         let current = self.state.runtime.load_full();
         let Some(path) = current.config.source_path.clone() else {
             // A config built from text (tests, embedded): only the users can be re-read.
@@ -92,6 +100,7 @@ impl RunningServer {
         if old.max_connections != new.max_connections {
             tracing::warn!("server.max_connections takes effect on restart");
         }
+        note_certificate_expiry(&self.state.metrics, &certificate);
         self.certificate.set(certificate);
         self.state.lockout.set_settings(runtime.config.lockout);
         let routes = runtime.config.routes.len();
@@ -217,7 +226,10 @@ pub fn build_runtime(config: Config, tunnels: &TaskTracker) -> Result<Runtime, S
 
 /// Binds the listeners and starts serving `config`.
 pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
-    let certificate = CertificateSlot::new(tls::obtain_certificate(&config.tls)?);
+    let metrics = crate::metrics::Metrics::new();
+    let certified = tls::obtain_certificate(&config.tls)?;
+    note_certificate_expiry(&metrics, &certified);
+    let certificate = CertificateSlot::new(certified);
     let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(certificate.clone())?));
     let tunnels = TaskTracker::new();
     let runtime = build_runtime(config, &tunnels)?;
@@ -246,10 +258,23 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     let grace = config.server.shutdown_grace;
     let max_connections = config.server.max_connections;
     let lockout = crate::limits::lockout::Lockout::new(config.lockout);
+    let admin_listener = match config.server.admin_listen {
+        None => None,
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?,
+        ),
+    };
+    let admin_addr = admin_listener
+        .as_ref()
+        .zip(config.server.admin_listen)
+        .map(|(l, fallback)| local_addr(l, fallback));
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(runtime),
         lockout,
         tunnels: tunnels.clone(),
+        metrics,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
@@ -274,7 +299,15 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             shutdown_rx.clone(),
         )));
     }
-    tracing::info!(https = %https_addr, http = ?http_addr, "frontdoor listening");
+    if let Some(listener) = admin_listener {
+        accept_tasks.push(tokio::spawn(accept_admin(
+            listener,
+            state.clone(),
+            connections.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+    tracing::info!(https = %https_addr, http = ?http_addr, admin = ?admin_addr, "frontdoor listening");
 
     let done = tokio::spawn(async move {
         for task in accept_tasks {
@@ -295,6 +328,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     Ok(RunningServer {
         https_addr,
         http_addr,
+        admin_addr,
         state,
         certificate,
         shutdown,
@@ -324,6 +358,136 @@ impl ConnSettings {
             max_header_bytes: server.max_header_bytes,
         }
     }
+}
+
+/// Counts a client connection in `active_connections` while it lives.
+struct OpenConnection(Arc<AppState>);
+
+impl OpenConnection {
+    fn new(state: &Arc<AppState>) -> Self {
+        state.metrics.connection_opened();
+        OpenConnection(state.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.metrics.connection_closed();
+    }
+}
+
+fn note_certificate_expiry(metrics: &crate::metrics::Metrics, key: &rustls::sign::CertifiedKey) {
+    if let Some(expiry) = key.cert.first().and_then(|c| tls::not_after_unix(c)) {
+        metrics.certificate_expires_at(expiry);
+    }
+}
+
+/// The admin listener: plain HTTP on a loopback address, `/metrics` and `/healthz`.
+async fn accept_admin(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    connections: TaskTracker,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(admin_response(&state, &req).await) }
+            });
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(Some(Duration::from_secs(10)));
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn admin_response(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    let (status, content_type, body) = match (req.method(), req.uri().path()) {
+        (&http::Method::GET, "/metrics") => (
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.encode(),
+        ),
+        (&http::Method::GET, "/healthz") => match health(state).await {
+            Ok(()) => (
+                StatusCode::OK,
+                "application/json",
+                "{\"status\":\"ok\"}\n".to_string(),
+            ),
+            Err(reason) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "application/json",
+                serde_json::json!({"status": "unavailable", "reason": reason}).to_string() + "\n",
+            ),
+        },
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".to_string(),
+        ),
+    };
+    let mut response = Response::new(responses::full(body));
+    *response.status_mut() = status;
+    if let Ok(v) = header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// How recently the upstream must have answered for `/healthz` to trust it without a probe.
+const UPSTREAM_FRESH: Duration = Duration::from_secs(30);
+
+/// Healthy when the listeners run (this answer proves it) and every upstream answered
+/// recently or accepts a connection now.
+async fn health(state: &AppState) -> Result<(), String> {
+    if state
+        .metrics
+        .upstream_silent_for()
+        .is_some_and(|silent| silent < UPSTREAM_FRESH)
+    {
+        return Ok(());
+    }
+    let runtime = state.runtime.load_full();
+    for upstream in &runtime.config.upstreams {
+        let address = format!(
+            "{}:{}",
+            upstream.authority.host(),
+            upstream.authority.port_u16().unwrap_or(80)
+        );
+        match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(&address)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "upstream {} ({}) unreachable: {e}",
+                    upstream.name, upstream.url
+                ));
+            }
+            Err(_) => {
+                return Err(format!(
+                    "upstream {} ({}) did not accept a connection within 1 s",
+                    upstream.name, upstream.url
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// hyper refuses HTTP/1 read buffers smaller than this.
@@ -365,19 +529,23 @@ async fn accept_https(
         connections.spawn(async move {
             let _permit = permit;
             let _ = stream.set_nodelay(true);
+            let _open = OpenConnection::new(&state);
             let tls = match tokio::time::timeout(settings.header_timeout, acceptor.accept(stream))
                 .await
             {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
+                    state.metrics.tls_handshake("failed");
                     tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
                     return;
                 }
                 Err(_) => {
+                    state.metrics.tls_handshake("timeout");
                     tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
                     return;
                 }
             };
+            state.metrics.tls_handshake("ok");
             let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let activity = Arc::new(Activity::new());
             let service = {
@@ -584,6 +752,7 @@ async fn accept_plain_http(
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let _permit = permit;
+            let _open = OpenConnection::new(&state);
             let activity = Arc::new(Activity::new());
             let service = {
                 let activity = activity.clone();

@@ -156,3 +156,103 @@ pub fn server_config(slot: Arc<CertificateSlot>) -> Result<rustls::ServerConfig,
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
+
+/// When a DER certificate stops being valid (its `notAfter`), in seconds since the epoch.
+/// A few lines of DER walking instead of an X.509 crate: only this one field is needed.
+pub fn not_after_unix(cert_der: &[u8]) -> Option<i64> {
+    let (_, certificate, _) = der_tlv(cert_der).filter(|(tag, _, _)| *tag == 0x30)?;
+    let (_, tbs, _) = der_tlv(certificate).filter(|(tag, _, _)| *tag == 0x30)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xA0) {
+        rest = der_tlv(rest)?.2; // [0] version
+    }
+    for _ in 0..3 {
+        rest = der_tlv(rest)?.2; // serialNumber, signature, issuer
+    }
+    let (_, validity, _) = der_tlv(rest).filter(|(tag, _, _)| *tag == 0x30)?;
+    let after = der_tlv(validity)?.2; // skip notBefore
+    let (tag, time, _) = der_tlv(after)?;
+    der_time(tag, time)
+}
+
+/// One DER tag-length-value: (tag, content, what follows).
+fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let (bytes, after) = rest.split_at_checked(count)?;
+        rest = after;
+        bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+    };
+    let (content, after) = rest.split_at_checked(len)?;
+    Some((tag, content, after))
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) to Unix seconds.
+fn der_time(tag: u8, content: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(content).ok()?.strip_suffix('Z')?;
+    let num = |s: &str| s.parse::<i64>().ok();
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy = num(text.get(..2)?)?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, text.get(2..)?)
+        }
+        0x18 => (num(text.get(..4)?)?, text.get(4..)?),
+        _ => return None,
+    };
+    let month = num(rest.get(..2)?)?;
+    let day = num(rest.get(2..4)?)?;
+    let hour = num(rest.get(4..6)?)?;
+    let minute = num(rest.get(6..8)?)?;
+    let second = num(rest.get(8..10)?)?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both time encodings, checked against known Unix times.
+    #[test]
+    fn der_times() {
+        assert_eq!(der_time(0x17, b"700101000000Z"), Some(0));
+        assert_eq!(der_time(0x17, b"491231235959Z"), Some(2_524_607_999));
+        assert_eq!(der_time(0x18, b"20380119031408Z"), Some(2_147_483_648));
+        assert_eq!(der_time(0x18, b"40960101000000Z"), Some(67_090_118_400));
+        assert_eq!(der_time(0x18, b"garbage"), None);
+    }
+
+    /// A generated certificate's notAfter is found; garbage yields None, never a panic.
+    #[test]
+    fn reads_not_after() {
+        let mut params = rcgen::CertificateParams::new(vec!["x.test".to_string()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        params.not_after = rcgen::date_time_ymd(2031, 5, 17);
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(not_after_unix(cert.der()), Some(1_936_742_400));
+        for bad in [
+            &b""[..],
+            &[0x30, 0x82, 0xff][..],
+            &[0x30, 0x03, 0x30, 0x01, 0x00][..],
+        ] {
+            assert_eq!(not_after_unix(bad), None);
+        }
+    }
+}
