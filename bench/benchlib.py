@@ -156,9 +156,14 @@ def cmd_parse_wrk(args):
         r = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M)
         if r:
             m[f"p{pct}_ms"] = round(to_ms(r.group(1), r.group(2)), 3)
-    r = re.search(r"(\d+) requests in", text)
+    r = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", text)
     if r:
         m["requests"] = int(r.group(1))
+        if m["requests"] == 0:
+            # Nothing answered: every request wrk sent waited the whole run, at least.
+            for pct in ("50", "75", "90", "99"):
+                m[f"p{pct}_ms"] = None
+                m[f"p{pct}_gt_ms"] = round(to_ms(r.group(2), r.group(3)), 1)
     r = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     m["non2xx"] = int(r.group(1)) if r else 0
     r = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
@@ -442,26 +447,29 @@ async def good_main(host, port, rate, secs, header, tail):
         t.cancel()
     for _, writer in free:
         writer.transport.abort()
-    ranked = sorted(latencies) + [float("inf")] * len(censored)
+    # Requests unanswered at the end have a latency above their waiting time so far: the
+    # percentile is exact only when that cannot matter. Otherwise report a lower bound
+    # (unanswered ones counted at their waiting time so far).
+    upper = sorted(latencies) + [float("inf")] * len(censored)
+    lower = sorted(latencies + censored)
 
-    def pct(p):
+    def pct(ranked, p):
         if not ranked:
             return None
-        # nearest-rank percentile
-        rank = -(-p * len(ranked) // 100)
+        rank = -(-p * len(ranked) // 100)  # nearest rank
         return ranked[max(0, min(len(ranked), rank) - 1)]
 
     out = {"sent": len(tasks), "answered": len(latencies), "unanswered_at_end": len(censored),
            "statuses": {str(k): v for k, v in sorted(statuses.items())}, "errors": errors,
            "rps": round(len(latencies) / secs, 1)}
     for p in (50, 99):
-        v = pct(p)
-        if v is None or v == float("inf"):
-            out[f"p{p}_ms"] = None
-            if censored:
-                out[f"p{p}_gt_ms"] = round(censored[0], 1)  # a lower bound: still waiting
+        lo, hi = pct(lower, p), pct(upper, p)
+        if lo is not None and lo == hi:
+            out[f"p{p}_ms"] = round(lo, 3)
         else:
-            out[f"p{p}_ms"] = round(v, 3)
+            out[f"p{p}_ms"] = None
+            if lo is not None:
+                out[f"p{p}_gt_ms"] = round(lo, 1)
     out["non2xx"] = sum(v for k, v in statuses.items() if not 200 <= k < 300) + sum(errors.values()) + len(censored)
     return out
 

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod errors;

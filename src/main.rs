@@ -322,58 +322,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Validates the config and the files it names, as `serve` would at start.
+/// Validates the config and the files it names, as `serve` does at start: one line per
+/// finding, then a summary; errors exit 1, warnings too with `--strict`.
 fn check(path: &Path, strict: bool) -> Result<ExitCode> {
-    let config = match Config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("error: {e}");
-            println!("1 error, 0 warnings");
-            return Ok(ExitCode::FAILURE);
-        }
+    let findings = match Config::load(path) {
+        Ok(config) => frontdoor::check::check(&config),
+        Err(e) => vec![frontdoor::check::Finding {
+            severity: frontdoor::check::Severity::Error,
+            subject: path.display().to_string(),
+            problem: e.to_string(),
+            fix: "correct the config (unknown keys are errors; see config/frontdoor.toml)"
+                .to_string(),
+        }],
     };
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    if let frontdoor::config::TlsSettings::Files { cert, key } = &config.tls
-        && let Err(e) = frontdoor::server::tls::load_certified_key(cert, key)
-    {
-        errors.push(format!("tls: {e}"));
+    for f in &findings {
+        println!("{f}");
     }
-    if let Some(basic) = &config.basic {
-        match frontdoor::auth::htpasswd::HtpasswdFile::load(&basic.htpasswd) {
-            Err(e) => errors.push(format!("auth.basic.htpasswd: {e}")),
-            Ok(file) => {
-                for issue in file.issues() {
-                    warnings.push(format!(
-                        "{}:{}: {}",
-                        basic.htpasswd.display(),
-                        issue.line,
-                        issue.reason
-                    ));
-                }
-                let weak: Vec<String> = file
-                    .users()
-                    .filter(|(_, kind)| kind.is_weak())
-                    .map(|(user, kind)| format!("{user} ({})", kind.name()))
-                    .collect();
-                if !weak.is_empty() {
-                    warnings.push(format!(
-                        "{}: weak password hashes for {}; re-hash with `frontdoor passwd`",
-                        basic.htpasswd.display(),
-                        weak.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-    for e in &errors {
-        println!("error: {e}");
-    }
-    for w in &warnings {
-        println!("warning: {w}");
-    }
-    println!("{} errors, {} warnings", errors.len(), warnings.len());
-    Ok(if !errors.is_empty() || (strict && !warnings.is_empty()) {
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == frontdoor::check::Severity::Error)
+        .count();
+    println!(
+        "{}: {errors} errors, {} warnings",
+        path.display(),
+        findings.len() - errors
+    );
+    Ok(if frontdoor::check::fails(&findings, strict) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -44,6 +44,9 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// `check` found errors; each line is one finding.
+    #[error("the config has errors:\n{}", .0.join("\n"))]
+    Check(Vec<String>),
     #[error("{path}: {source}")]
     Htpasswd {
         path: String,
@@ -88,6 +91,7 @@ impl RunningServer {
             return Ok(());
         };
         let config = Config::load(&path)?;
+        refuse_on_errors(&config)?;
         let certificate = tls::obtain_certificate(&config.tls)?;
         let runtime = build_runtime(config, &self.state.tunnels)?;
         let (old, new) = (&current.config.server, &runtime.config.server);
@@ -188,6 +192,23 @@ fn reload_users(state: &AppState, force: bool) {
     }
 }
 
+/// Runs `check`: warnings are logged, errors refuse the config (at start and on reload).
+fn refuse_on_errors(config: &Config) -> Result<(), ServeError> {
+    let findings = crate::check::check(config);
+    let mut errors = Vec::new();
+    for f in findings {
+        match f.severity {
+            crate::check::Severity::Error => errors.push(f.to_string()),
+            crate::check::Severity::Warning => tracing::warn!("{f}"),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServeError::Check(errors))
+    }
+}
+
 /// Builds what serving `config` needs besides listeners: the users and upstream clients.
 pub fn build_runtime(config: Config, tunnels: &TaskTracker) -> Result<Runtime, ServeError> {
     let basic = match &config.basic {
@@ -226,6 +247,7 @@ pub fn build_runtime(config: Config, tunnels: &TaskTracker) -> Result<Runtime, S
 
 /// Binds the listeners and starts serving `config`.
 pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
+    refuse_on_errors(&config)?;
     let metrics = crate::metrics::Metrics::new();
     let certified = tls::obtain_certificate(&config.tls)?;
     note_certificate_expiry(&metrics, &certified);

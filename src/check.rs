@@ -1,0 +1,306 @@
+//! `frontdoor check`: what is unsafe or broken about a config and the files it names, as a
+//! list of findings with the key or file and the fix. `serve` runs the same list at start
+//! and refuses to start on any error.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::{CertificateDer, ServerName};
+
+use crate::auth::htpasswd::HtpasswdFile;
+use crate::config::{Config, TlsSettings};
+use crate::server::tls;
+
+/// Bodies above this are allowed but worth a second look.
+const LARGE_BODY_BYTES: u64 = 1 << 30;
+/// A certificate this close to expiry is a warning.
+const EXPIRY_WARNING_SECS: i64 = 14 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One thing `check` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The config key or the file the finding is about.
+    pub subject: String,
+    pub problem: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{severity}: {}: {}; fix: {}",
+            self.subject, self.problem, self.fix
+        )
+    }
+}
+
+fn finding(
+    severity: Severity,
+    subject: impl Into<String>,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> Finding {
+    Finding {
+        severity,
+        subject: subject.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Everything `check` reports about an already-parsed config (parse errors come earlier,
+/// from `Config::load`).
+pub fn check(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    check_tls(config, &mut out);
+    check_users(config, &mut out);
+    check_exposure(config, &mut out);
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A private file (key, secret) readable by group or others.
+fn check_private_mode(path: &Path, subject: &str, out: &mut Vec<Finding>) {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        out.push(finding(
+            Severity::Error,
+            format!("{subject} ({})", path.display()),
+            format!(
+                "readable by group or others (mode {:o})",
+                meta.permissions().mode() & 0o777
+            ),
+            format!("chmod 600 {}", path.display()),
+        ));
+    }
+}
+
+fn check_tls(config: &Config, out: &mut Vec<Finding>) {
+    let (cert, key, generated) = match &config.tls {
+        TlsSettings::Files { cert, key } => (cert, key, false),
+        TlsSettings::SelfSigned { cert, key, .. } => (cert, key, true),
+    };
+    if generated && !(cert.exists() && key.exists()) {
+        // Generated on first start: nothing to check yet.
+        return;
+    }
+    check_private_mode(key, "tls.key", out);
+    let certified = match tls::load_certified_key(cert, key) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(finding(
+                Severity::Error,
+                "tls",
+                e.to_string(),
+                "point tls.cert and tls.key at a readable PEM certificate chain and its key",
+            ));
+            return;
+        }
+    };
+    let Some(leaf) = certified.cert.first() else {
+        return;
+    };
+    let subject = format!("tls.cert ({})", cert.display());
+    match tls::not_after_unix(leaf) {
+        Some(expiry) if expiry <= now_unix() => out.push(finding(
+            Severity::Error,
+            &subject,
+            "the certificate has expired",
+            "renew it (certbot renew) or replace the files",
+        )),
+        Some(expiry) if expiry - now_unix() < EXPIRY_WARNING_SECS => out.push(finding(
+            Severity::Warning,
+            &subject,
+            format!(
+                "the certificate expires in {} days",
+                (expiry - now_unix()) / 86_400
+            ),
+            "renew it now (certbot renew)",
+        )),
+        Some(_) => {}
+        None => out.push(finding(
+            Severity::Warning,
+            &subject,
+            "cannot read the certificate's expiry date",
+            "check the file is an X.509 certificate in PEM form",
+        )),
+    }
+    for host in &config.server.hosts {
+        if !covers(leaf, host) {
+            out.push(finding(
+                Severity::Error,
+                &subject,
+                format!("the certificate does not cover `{host}` from server.hosts"),
+                "get a certificate for every name in server.hosts, or remove the name",
+            ));
+        }
+    }
+}
+
+/// Whether the certificate is valid for `host` (DNS name or IP literal).
+fn covers(leaf: &CertificateDer<'_>, host: &str) -> bool {
+    let name = host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(server_name) = ServerName::try_from(name) else {
+        return false;
+    };
+    webpki::EndEntityCert::try_from(leaf)
+        .and_then(|cert| cert.verify_is_valid_for_subject_name(&server_name))
+        .is_ok()
+}
+
+fn check_users(config: &Config, out: &mut Vec<Finding>) {
+    let Some(basic) = &config.basic else { return };
+    let path = &basic.htpasswd;
+    let subject = format!("auth.basic.htpasswd ({})", path.display());
+    let users = match HtpasswdFile::load(path) {
+        Ok(users) => users,
+        Err(e) => {
+            out.push(finding(
+                Severity::Error,
+                &subject,
+                e.to_string(),
+                "create it with `frontdoor passwd -c FILE USER` or point to your nginx htpasswd file",
+            ));
+            return;
+        }
+    };
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        out.push(finding(
+            Severity::Warning,
+            &subject,
+            "readable by every local user (nginx setups often have 0644): the hashes can be attacked offline",
+            format!(
+                "chown to the user frontdoor runs as and chmod 600 {}",
+                path.display()
+            ),
+        ));
+    }
+    for issue in users.issues() {
+        out.push(finding(
+            Severity::Warning,
+            format!("{}:{}", path.display(), issue.line),
+            issue.reason.clone(),
+            "fix or remove the line (it is skipped)",
+        ));
+    }
+    if users.is_empty() {
+        out.push(finding(
+            Severity::Warning,
+            &subject,
+            "the file has no users: every login fails",
+            "add one with `frontdoor passwd FILE USER`",
+        ));
+    }
+    let weak: Vec<String> = users
+        .users()
+        .filter(|(_, kind)| kind.is_weak())
+        .map(|(user, kind)| format!("{user} ({})", kind.name()))
+        .collect();
+    if !weak.is_empty() {
+        out.push(finding(
+            Severity::Warning,
+            &subject,
+            format!("weak password hashes for {}", weak.join(", ")),
+            "re-hash them: `frontdoor passwd FILE USER` (argon2id) or `-B` for bcrypt",
+        ));
+    }
+}
+
+fn check_exposure(config: &Config, out: &mut Vec<Finding>) {
+    let server = &config.server;
+    for (key, addr) in [
+        ("server.listen", Some(server.listen)),
+        ("server.http_listen", server.http_listen),
+        ("admin.listen", server.admin_listen),
+    ] {
+        if let Some(addr) = addr.filter(|a| !a.ip().is_loopback()) {
+            out.push(finding(
+                Severity::Warning,
+                key,
+                format!(
+                    "{addr} is reachable from other machines (allowed by server.allow_public_bind)"
+                ),
+                "make sure that is meant; keep it on 127.0.0.1 otherwise",
+            ));
+        }
+    }
+    if !server.listen.ip().is_loopback() && server.hosts.is_empty() {
+        out.push(finding(
+            Severity::Warning,
+            "server.hosts",
+            "empty on a public listener: any Host header is accepted and passed to the upstream",
+            "list the names you serve, e.g. hosts = [\"agent.example.com\"]",
+        ));
+    }
+    for (i, route) in config.routes.iter().enumerate() {
+        if route.is_public() && !route.deny && !route.path.to_ascii_lowercase().contains("health") {
+            out.push(finding(
+                Severity::Warning,
+                format!("route[{i}] ({})", route.path),
+                "auth = \"none\": anyone can reach it",
+                "require a login unless it must be public",
+            ));
+        }
+        if route.max_body_bytes.is_some_and(|b| b > LARGE_BODY_BYTES) {
+            out.push(finding(
+                Severity::Warning,
+                format!("route[{i}].max_body_bytes"),
+                "above 1 GB",
+                "lower it to what the endpoint needs",
+            ));
+        }
+    }
+    if config.max_body_bytes > LARGE_BODY_BYTES {
+        out.push(finding(
+            Severity::Warning,
+            "limits.max_body_bytes",
+            "above 1 GB",
+            "lower it, and raise it per route where uploads need more",
+        ));
+    }
+    for (on, key, what) in [
+        (config.ui.dashboard, "ui.dashboard", "/admin"),
+        (config.ui.workspace, "ui.workspace", "/workspace"),
+        (config.ui.docs, "ui.docs", "/docs and /redoc"),
+        (config.ui.openapi, "ui.openapi", "/openapi.json"),
+    ] {
+        if on {
+            out.push(finding(
+                Severity::Warning,
+                key,
+                format!("{what} is exposed (behind its route's login)"),
+                "turn it off unless you use it through the front door",
+            ));
+        }
+    }
+}
+
+/// Whether any finding is an error (or, with `strict`, any finding at all).
+pub fn fails(findings: &[Finding], strict: bool) -> bool {
+    findings
+        .iter()
+        .any(|f| f.severity == Severity::Error || strict)
+}
