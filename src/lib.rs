@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod errors;
+pub mod files;
 pub mod handler;
 pub mod import;
 pub mod limits;

@@ -82,38 +82,7 @@ enum Command {
     #[command(
         override_usage = "frontdoor passwd [-cimBDv] [-C cost] FILE USER\n       frontdoor passwd -b[cmBDv] [-C cost] FILE USER PASSWORD\n       frontdoor passwd -n[imB] [-C cost] USER\n       frontdoor passwd -nb[mB] [-C cost] USER PASSWORD"
     )]
-    Passwd {
-        /// Create the file (overwrite it if it exists).
-        #[arg(short = 'c')]
-        create: bool,
-        /// Print the line to stdout instead of changing a file.
-        #[arg(short = 'n')]
-        print: bool,
-        /// Take the password from the command line (visible to other users: prefer -i).
-        #[arg(short = 'b')]
-        batch: bool,
-        /// Read the password from stdin without prompting.
-        #[arg(short = 'i')]
-        stdin: bool,
-        /// bcrypt (readable by nginx and Apache).
-        #[arg(short = 'B')]
-        bcrypt: bool,
-        /// bcrypt cost, 4 to 17 (default 10).
-        #[arg(short = 'C', value_name = "COST")]
-        cost: Option<u32>,
-        /// Apache MD5 (apr1), for legacy readers only.
-        #[arg(short = 'm')]
-        apr1: bool,
-        /// Delete the user.
-        #[arg(short = 'D')]
-        delete: bool,
-        /// Verify the user's password.
-        #[arg(short = 'v')]
-        verify: bool,
-        /// FILE USER [PASSWORD], or with -n: USER [PASSWORD].
-        #[arg(num_args = 1..=3, value_name = "ARGS")]
-        args: Vec<String>,
-    },
+    Passwd(PasswdFlags),
     /// Translate another front door's config into a frontdoor config (printed to stdout).
     Import {
         #[command(subcommand)]
@@ -280,29 +249,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", explain(&config, &method, &target)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Passwd {
-            create,
-            print,
-            batch,
-            stdin,
-            bcrypt,
-            cost,
-            apr1,
-            delete,
-            verify,
-            args,
-        } => Ok(passwd(PasswdFlags {
-            create,
-            print,
-            batch,
-            stdin,
-            bcrypt,
-            cost,
-            apr1,
-            delete,
-            verify,
-            args,
-        })),
+        Command::Passwd(flags) => Ok(passwd(flags)),
         Command::Import {
             command: ImportCommand::Nginx { file },
         } => {
@@ -426,16 +373,37 @@ fn explain(config: &Config, method: &str, target: &str) -> Result<String> {
     Ok(out)
 }
 
+#[derive(clap::Args)]
 struct PasswdFlags {
+    /// Create the file (overwrite it if it exists).
+    #[arg(short = 'c')]
     create: bool,
+    /// Print the line to stdout instead of changing a file.
+    #[arg(short = 'n')]
     print: bool,
+    /// Take the password from the command line (visible to other users: prefer -i).
+    #[arg(short = 'b')]
     batch: bool,
+    /// Read the password from stdin without prompting.
+    #[arg(short = 'i')]
     stdin: bool,
+    /// bcrypt (readable by nginx and Apache).
+    #[arg(short = 'B')]
     bcrypt: bool,
+    /// bcrypt cost, 4 to 17 (default 10).
+    #[arg(short = 'C', value_name = "COST")]
     cost: Option<u32>,
+    /// Apache MD5 (apr1), for legacy readers only.
+    #[arg(short = 'm')]
     apr1: bool,
+    /// Delete the user.
+    #[arg(short = 'D')]
     delete: bool,
+    /// Verify the user's password.
+    #[arg(short = 'v')]
     verify: bool,
+    /// FILE USER [PASSWORD], or with -n: USER [PASSWORD].
+    #[arg(num_args = 1..=3, value_name = "ARGS")]
     args: Vec<String>,
 }
 

@@ -7,13 +7,13 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{
-    Harness, PASSWORD, TempDir, USER, apache_htpasswd_line, connector_trusting, install_crypto,
-    tls_connect,
+    Harness, PASSWORD, ServeProcess, TempDir, USER, apache_htpasswd_line, connector_trusting,
+    install_crypto, tls_connect,
 };
 use frontdoor::demo::agent::DemoAgent;
 use http::StatusCode;
@@ -195,20 +195,7 @@ async fn self_signed_certificate_is_reused() {
     second.shutdown().await;
 }
 
-/// Reads the child's stderr in the background, handing lines over a channel.
-fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
+/// Waits up to 20 s for a line containing `needle` from a line channel.
 fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
@@ -221,15 +208,6 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, needle: &str) -> String {
     panic!("no line containing {needle:?}");
 }
 
-fn https_port_from_log(line: &str) -> u16 {
-    let start = line.find("https=").expect("https= in log line") + "https=".len();
-    let addr: String = line[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
-    addr.rsplit(':').next().unwrap().parse().unwrap()
-}
-
 /// SIGTERM lets an in-flight request finish, then the process exits cleanly.
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests() {
@@ -239,17 +217,9 @@ async fn sigterm_drains_in_flight_requests() {
         .unwrap();
     let dir = TempDir::new("term");
     let config = write_config(&dir, "127.0.0.1:0", &agent.addr.to_string(), "");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(&mut child);
-    let port = https_port_from_log(&wait_for_line(&lines, "frontdoor listening"));
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let process = ServeProcess::start(&[], &config, &[("RUST_LOG", "info")]);
+    let addr = process.addr;
+    let port = addr.port();
     let connector = connector_trusting(&dir.join("cert.pem"));
 
     let in_flight = tokio::spawn(async move {
@@ -266,21 +236,14 @@ async fn sigterm_drains_in_flight_requests() {
         common::TestResponse::read(sender.send_request(req).await.unwrap()).await
     });
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    process.signal("TERM");
     let response = in_flight.await.unwrap();
     assert_eq!(
         response.status,
         StatusCode::OK,
         "the in-flight request was cut off"
     );
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, _) = process.finish().await;
     assert!(status.success(), "exit status {status:?}");
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
@@ -369,30 +332,15 @@ async fn sighup_reloads_users() {
         .unwrap();
     let dir = TempDir::new("hup");
     let config = write_config(&dir, "127.0.0.1:0", &agent.addr.to_string(), "");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(&mut child);
-    let port = https_port_from_log(&wait_for_line(&lines, "frontdoor listening"));
-    let client = common::Client::new(
-        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        &dir.join("cert.pem"),
-    );
+    let mut process = ServeProcess::start(&[], &config, &[]);
+    let client = common::Client::new(process.addr, &dir.join("cert.pem"));
     let line = apache_htpasswd_line("B -C 5", "late", "pw late");
     let mut file = std::fs::read_to_string(dir.join("htpasswd")).unwrap();
     file += &format!("{line}\n");
     std::fs::write(dir.join("htpasswd"), file).unwrap();
-    let hup = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    wait_for_line(&lines, "SIGHUP: reloading");
-    wait_for_line(&lines, "config reloaded");
+    process.signal("HUP");
+    process.wait_for("SIGHUP: reloading");
+    process.wait_for("config reloaded");
     assert_eq!(
         client
             .get("/api/jobs", Some(("late", "pw late")))
@@ -401,15 +349,10 @@ async fn sighup_reloads_users() {
         StatusCode::OK
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        process.child.try_wait().unwrap().is_none(),
         "SIGHUP must not stop frontdoor"
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    process.signal("TERM");
+    let (status, _) = process.finish().await;
     assert!(status.success());
 }

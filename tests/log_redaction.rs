@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use base64::Engine;
 use bytes::Bytes;
-use common::{Client, PASSWORD, TempDir, USER, apache_htpasswd_line, basic, install_crypto};
+use common::{
+    Client, PASSWORD, ServeProcess, TempDir, USER, apache_htpasswd_line, basic, install_crypto,
+};
 use frontdoor::demo::agent::DemoAgent;
 use http::{Request, StatusCode};
 use http_body_util::Full;
@@ -40,41 +38,12 @@ async fn no_secret_reaches_the_logs() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_frontdoor"))
-        .args(["--log-format", "json", "serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info,frontdoor=trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                return;
-            }
-        }
-    });
-    let mut log = Vec::new();
-    let port = loop {
-        log.extend(
-            rx.recv_timeout(Duration::from_secs(20))
-                .expect("log output"),
-        );
-        let text = String::from_utf8_lossy(&log);
-        if let Some(i) = text.find("\"https\":\"") {
-            let rest = &text[i + 9..];
-            let addr: String = rest.chars().take_while(|c| *c != '"').collect();
-            break addr.rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        }
-    };
-    let client = Client::new(
-        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        &dir.join("c.pem"),
+    let process = ServeProcess::start(
+        &["--log-format", "json"],
+        &config,
+        &[("RUST_LOG", "info,frontdoor=trace")],
     );
+    let client = Client::new(process.addr, &dir.join("c.pem"));
 
     let secrets = [
         "SECRETTOKEN1",
@@ -118,14 +87,9 @@ async fn no_secret_reaches_the_logs() {
         .await;
     assert_ne!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
-    while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(500)) {
-        log.extend(chunk);
-    }
-    let text = String::from_utf8_lossy(&log).into_owned();
+    process.signal("TERM");
+    let (_, log) = process.finish().await;
+    let text = log.join("\n");
     let encoded: Vec<String> = [
         format!("{USER}:{PASSWORD}"),
         format!("{USER}:WRONGPASSWORD5"),

@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Client, PASSWORD, TempDir, USER, apache_htpasswd_line, install_crypto};
+use common::{Client, PASSWORD, ServeProcess, TempDir, USER, apache_htpasswd_line, install_crypto};
 use frontdoor::config::Config;
 use frontdoor::demo::agent::DemoAgent;
 use frontdoor::demo::ws;
@@ -180,47 +180,8 @@ async fn reload_command() {
     let path = dir.join("frontdoor.toml");
     std::fs::write(&path, config_text(&dir, agent.addr, "")).unwrap();
     let bin = env!("CARGO_BIN_EXE_frontdoor");
-    let mut child = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |needle: &str| loop {
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("log line");
-        if line.contains(needle) {
-            return line;
-        }
-    };
-    let listening = wait_for("frontdoor listening");
-    let port: u16 = listening
-        .split("https=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let client = Client::new(
-        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        &dir.join("cert.pem"),
-    );
+    let mut process = ServeProcess::start(&[], &path, &[]);
+    let client = Client::new(process.addr, &dir.join("cert.pem"));
     assert_eq!(
         client.get("/api/echo", None).await.status,
         StatusCode::NOT_FOUND
@@ -247,15 +208,10 @@ async fn reload_command() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_for("config reloaded");
+    process.wait_for("config reloaded");
     assert_eq!(client.get("/api/echo", None).await.status, StatusCode::OK);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    process.signal("TERM");
+    let (status, _) = process.finish().await;
     assert!(status.success());
     assert!(
         !dir.join("frontdoor.pid").exists(),

@@ -2,8 +2,6 @@
 //! change a user, delete one, verify one, keeping every other line and comment as it was,
 //! and writing atomically with mode 0600.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::htpasswd::{HtpasswdError, HtpasswdFile, hash_apr1, hash_argon2id, hash_bcrypt};
@@ -171,33 +169,17 @@ pub fn verify_user(path: &Path, user: &str, password: &[u8]) -> Result<(), Passw
     }
 }
 
-/// Writes to a temporary file beside `path` (mode 0600) and renames it over, so a reader
-/// (frontdoor's reload) never sees half a file.
+/// Writes the lines atomically with mode 0600, so a reader (frontdoor's reload) never
+/// sees half a file.
 fn write_atomically(path: &Path, lines: &[String]) -> Result<(), PasswdError> {
-    let io = |source| PasswdError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "htpasswd".to_string());
-    let tmp = path.with_file_name(format!(".{file_name}.frontdoor-tmp"));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');
     }
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(())
+    crate::files::write_private(path, text.as_bytes()).map_err(|source| PasswdError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

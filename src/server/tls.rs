@@ -2,8 +2,6 @@
 //! server config (TLS 1.2/1.3 only, ALPN h2 and http/1.1) with a certificate that can be
 //! swapped without a restart.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -118,34 +116,13 @@ pub fn write_self_signed(cert: &Path, key: &Path, hosts: &[String]) -> Result<()
     Ok(())
 }
 
-/// Writes a file readable by its owner only, creating its folder (0700) if needed.
+/// Writes a file readable by its owner only, atomically (see [`crate::files`]).
 pub fn write_private(path: &Path, content: &[u8]) -> Result<(), TlsError> {
-    let fail = |source| TlsError::Write {
+    crate::files::write_private(path, content).map_err(|source| TlsError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(fail)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    file.write_all(content).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)?;
-    Ok(())
+    })
 }
-
-use std::os::unix::fs::DirBuilderExt;
 
 /// The rustls server config: TLS 1.3 and 1.2 only, ALPN h2 then http/1.1.
 pub fn server_config(slot: Arc<CertificateSlot>) -> Result<rustls::ServerConfig, TlsError> {

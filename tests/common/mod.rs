@@ -454,3 +454,100 @@ impl Client {
         tls
     }
 }
+
+/// `frontdoor serve` as a child process, with its log followed line by line.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every log line read so far.
+    pub log: Vec<String>,
+    pub addr: SocketAddr,
+}
+
+impl ServeProcess {
+    /// Starts `frontdoor [global_args] serve --config FILE` and waits for it to listen.
+    pub fn start(global_args: &[&str], config: &Path, env: &[(&str, &str)]) -> ServeProcess {
+        use std::io::BufRead;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_frontdoor"));
+        command
+            .args(global_args)
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start frontdoor serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut process = ServeProcess {
+            child,
+            lines,
+            log: Vec::new(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let listening = process.wait_for("frontdoor listening");
+        // Text logs say `https=ADDR`, JSON logs `"https":"ADDR"`.
+        let addr: String = listening
+            .split_once("https=")
+            .or_else(|| listening.split_once("\"https\":\""))
+            .map(|(_, rest)| {
+                rest.chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect()
+            })
+            .expect("listening address in the log");
+        process.addr = addr.parse().expect("socket address");
+        process
+    }
+
+    /// Waits up to 20 s for a log line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                self.log.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!(
+            "no log line containing {needle:?}; log so far:\n{}",
+            self.log.join("\n")
+        );
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, ...) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Waits for the process to end and returns its status and whole log.
+    pub async fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let mut child = self.child;
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .expect("join")
+            .expect("wait");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
+            self.log.push(line);
+        }
+        (status, self.log)
+    }
+}
