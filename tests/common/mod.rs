@@ -457,7 +457,8 @@ impl Client {
 
 /// `frontdoor serve` as a child process, with its log followed line by line.
 pub struct ServeProcess {
-    pub child: std::process::Child,
+    /// Taken by `finish`; killed on drop otherwise, so a failing test leaves no orphan.
+    child: Option<std::process::Child>,
     lines: std::sync::mpsc::Receiver<String>,
     /// Every log line read so far.
     pub log: Vec<String>,
@@ -492,7 +493,7 @@ impl ServeProcess {
             }
         });
         let mut process = ServeProcess {
-            child,
+            child: Some(child),
             lines,
             log: Vec::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -529,10 +530,18 @@ impl ServeProcess {
         );
     }
 
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
     /// Sends a signal (`TERM`, `HUP`, ...) with kill(1).
     pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().map_or(0, |c| c.id());
         let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
+            .args([format!("-{name}"), pid.to_string()])
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{name}");
@@ -540,7 +549,7 @@ impl ServeProcess {
 
     /// Waits for the process to end and returns its status and whole log.
     pub async fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let mut child = self.child;
+        let mut child = self.child.take().expect("not finished yet");
         let status = tokio::task::spawn_blocking(move || child.wait())
             .await
             .expect("join")
@@ -548,6 +557,15 @@ impl ServeProcess {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
             self.log.push(line);
         }
-        (status, self.log)
+        (status, std::mem::take(&mut self.log))
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
