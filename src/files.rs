@@ -29,3 +29,23 @@ pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+/// Enough of a file's metadata to notice a rewrite, an in-place edit or a rename over it
+/// (certbot and `frontdoor passwd` rename new files into place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileFingerprint {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+/// The file's fingerprint, or None if it cannot be read.
+pub fn fingerprint(path: &Path) -> Option<FileFingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileFingerprint {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode: meta.ino(),
+    })
+}

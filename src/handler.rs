@@ -42,6 +42,8 @@ pub struct AppState {
     /// WebSocket tunnels outlive their connection; shutdown waits on them.
     pub tunnels: TaskTracker,
     pub metrics: Metrics,
+    /// The certificate every handshake gets; replaced on reload and when its files change.
+    pub certificate: Arc<crate::server::tls::CertificateSlot>,
 }
 
 /// One config and what was built from it: upstream clients (by `Route::upstream`) and the

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::htpasswd::{HtpasswdError, HtpasswdFile};
+use crate::files::{FileFingerprint, fingerprint};
 
 /// How long a successful verification is remembered.
 const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -77,24 +78,6 @@ pub struct BasicAuth {
     cache: VerifiedCache,
     /// What the file looked like when last read, to notice changes cheaply.
     seen: Mutex<Option<FileFingerprint>>,
-}
-
-/// Enough of a file's metadata to notice a rewrite, an in-place edit or a rename over it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileFingerprint {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    inode: u64,
-}
-
-fn fingerprint(path: &std::path::Path) -> Option<FileFingerprint> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    Some(FileFingerprint {
-        modified: meta.modified().ok(),
-        len: meta.len(),
-        inode: meta.ino(),
-    })
 }
 
 impl BasicAuth {

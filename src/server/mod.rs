@@ -159,16 +159,56 @@ async fn housekeeping(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>)
     let mut ticker = tokio::time::interval(RELOAD_POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep = Instant::now();
+    let mut certificate_files = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = ticker.tick() => {}
         }
         reload_users(&state, false);
+        watch_certificate(&state, &mut certificate_files);
         if last_sweep.elapsed() >= SWEEP_EVERY {
             state.lockout.sweep();
             last_sweep = Instant::now();
         }
+    }
+}
+
+/// The fingerprints of the certificate and key files last looked at.
+type CertificateFiles = (
+    Option<crate::files::FileFingerprint>,
+    Option<crate::files::FileFingerprint>,
+);
+
+/// Swaps in the certificate when its files change on disk (certbot renew needs no hook and
+/// no restart). New handshakes get the new certificate; open connections keep theirs. A
+/// half-written pair (new certificate, old key) is refused and retried on the next change.
+fn watch_certificate(state: &AppState, seen: &mut Option<CertificateFiles>) {
+    let runtime = state.runtime.load_full();
+    let (cert, key) = match &runtime.config.tls {
+        crate::config::TlsSettings::Files { cert, key }
+        | crate::config::TlsSettings::SelfSigned { cert, key, .. } => (cert, key),
+    };
+    let now = (
+        crate::files::fingerprint(cert),
+        crate::files::fingerprint(key),
+    );
+    let Some(before) = seen.replace(now) else {
+        return; // the first look: what is being served now
+    };
+    if before == now {
+        return;
+    }
+    match tls::load_certified_key(cert, key) {
+        Ok(certified) => {
+            note_certificate_expiry(&state.metrics, &certified);
+            state.certificate.set(certified);
+            tracing::info!(cert = %cert.display(), "certificate files changed: new certificate in use");
+        }
+        Err(e) => tracing::error!(
+            error = %e,
+            "certificate files changed but cannot be used: keeping the current certificate"
+        ),
     }
 }
 
@@ -297,6 +337,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         lockout,
         tunnels: tunnels.clone(),
         metrics,
+        certificate: certificate.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
