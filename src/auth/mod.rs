@@ -53,17 +53,21 @@ pub async fn authenticate(
                 let Some(credentials) = parse_basic_header(value.as_bytes()) else {
                     continue;
                 };
-                if let Err(banned) = lockout.check(&credentials.user, client) {
-                    tracing::warn!(
-                        user = %loggable_user(&credentials.user),
-                        client = %client,
-                        reason = ban_reason(banned.reason),
-                        "login refused: banned"
-                    );
-                    return Err(Denial::TooManyRequests {
-                        retry_after_secs: banned.retry_after.as_secs().max(1),
-                    });
-                }
+                // Admitted attempts count toward the limits while their hash is computed.
+                let _attempt = match lockout.begin(&credentials.user, client) {
+                    Ok(attempt) => attempt,
+                    Err(banned) => {
+                        tracing::warn!(
+                            user = %loggable_user(&credentials.user),
+                            client = %client,
+                            reason = ban_reason(banned.reason),
+                            "login refused: banned"
+                        );
+                        return Err(Denial::TooManyRequests {
+                            retry_after_secs: banned.retry_after.as_secs().max(1),
+                        });
+                    }
+                };
                 let verification = basic.verify(&credentials).await;
                 if verification == Verification::Cached {
                     metrics.login_cache_hit();

@@ -54,6 +54,9 @@ pub struct Banned {
 struct Record {
     failures: VecDeque<Instant>,
     banned_until: Option<Instant>,
+    /// Attempts whose password is being verified right now. They count toward the limit,
+    /// so a flood cannot have more hashes computed than the limit allows.
+    pending: usize,
 }
 
 struct Table<K> {
@@ -73,6 +76,49 @@ impl<K: Eq + Hash + Clone> Table<K> {
         (until > now).then(|| until - now)
     }
 
+    /// Admits one attempt: refused while banned (with the time left) or while recent
+    /// failures plus attempts still being verified reach `limit` (retry in a second).
+    fn begin(
+        &self,
+        key: &K,
+        now: Instant,
+        limit: usize,
+        settings: &LockoutSettings,
+    ) -> Result<(), Duration> {
+        let Ok(mut records) = self.records.lock() else {
+            return Ok(());
+        };
+        if records.len() >= MAX_TRACKED && !records.contains_key(key) {
+            // Full of live entries (see `fail`): admit without tracking.
+            return Ok(());
+        }
+        let record = records.entry(key.clone()).or_default();
+        if let Some(until) = record.banned_until.filter(|u| *u > now) {
+            return Err(until - now);
+        }
+        while record
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= settings.find_time)
+        {
+            record.failures.pop_front();
+        }
+        if record.failures.len() + record.pending >= limit {
+            return Err(Duration::from_secs(1));
+        }
+        record.pending += 1;
+        Ok(())
+    }
+
+    /// Ends an attempt admitted by `begin`.
+    fn end(&self, key: &K) {
+        if let Ok(mut records) = self.records.lock()
+            && let Some(record) = records.get_mut(key)
+        {
+            record.pending = record.pending.saturating_sub(1);
+        }
+    }
+
     /// Records a failure; returns true if it started a ban.
     fn fail(&self, key: &K, now: Instant, limit: usize, settings: &LockoutSettings) -> bool {
         let Ok(mut records) = self.records.lock() else {
@@ -80,7 +126,8 @@ impl<K: Eq + Hash + Clone> Table<K> {
         };
         if records.len() >= MAX_TRACKED && !records.contains_key(key) {
             records.retain(|_, r| {
-                r.banned_until.is_some_and(|u| u > now)
+                r.pending > 0
+                    || r.banned_until.is_some_and(|u| u > now)
                     || r.failures
                         .back()
                         .is_some_and(|t| now.duration_since(*t) < settings.find_time)
@@ -117,7 +164,8 @@ impl<K: Eq + Hash + Clone> Table<K> {
     fn sweep(&self, now: Instant, settings: &LockoutSettings) {
         if let Ok(mut records) = self.records.lock() {
             records.retain(|_, r| {
-                r.banned_until.is_some_and(|u| u > now)
+                r.pending > 0
+                    || r.banned_until.is_some_and(|u| u > now)
                     || r.failures
                         .back()
                         .is_some_and(|t| now.duration_since(*t) < settings.find_time)
@@ -134,6 +182,20 @@ fn address_key(ip: IpAddr) -> IpAddr {
             u128::from(v6) & !((1u128 << 64) - 1),
         )),
         v4 => v4,
+    }
+}
+
+/// A login attempt being verified; it counts toward the limits until dropped.
+pub struct Attempt<'a> {
+    lockout: &'a Lockout,
+    user: String,
+    address: IpAddr,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.lockout.users.end(&self.user);
+        self.lockout.addresses.end(&self.address);
     }
 }
 
@@ -184,6 +246,40 @@ impl Lockout {
             });
         }
         Ok(())
+    }
+
+    /// Admits one login attempt before its password is verified: refused for a banned user
+    /// or address, and while the attempts already being verified would reach the limit.
+    /// The returned guard must live until the failure or success is recorded.
+    pub fn begin(&self, user: &str, client: IpAddr) -> Result<Attempt<'_>, Banned> {
+        self.begin_at(user, client, Instant::now())
+    }
+
+    fn begin_at(&self, user: &str, client: IpAddr, now: Instant) -> Result<Attempt<'_>, Banned> {
+        let address = address_key(client);
+        let user = user.to_string();
+        let settings = self.settings();
+        self.addresses
+            .begin(&address, now, settings.max_retries_per_ip, &settings)
+            .map_err(|retry_after| Banned {
+                reason: BanReason::ClientAddress,
+                retry_after,
+            })?;
+        if let Err(retry_after) = self
+            .users
+            .begin(&user, now, settings.max_retries, &settings)
+        {
+            self.addresses.end(&address);
+            return Err(Banned {
+                reason: BanReason::User,
+                retry_after,
+            });
+        }
+        Ok(Attempt {
+            lockout: self,
+            user,
+            address,
+        })
     }
 
     /// Counts a failed login; returns the ban it started, if any.
@@ -320,6 +416,37 @@ mod tests {
         assert!(lockout.check_at("x", sibling, t0).is_err());
         let other = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
         assert!(lockout.check_at("x", other, t0).is_ok());
+    }
+
+    /// Attempts still being verified count: with four failures recorded, one attempt in
+    /// flight fills the user's five, and the next is refused until it ends.
+    #[test]
+    fn attempts_in_flight_count() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            lockout.record_failure_at("alice", ip(1), t0);
+        }
+        let first = lockout.begin_at("alice", ip(2), t0);
+        assert!(first.is_ok());
+        let second = lockout.begin_at("alice", ip(3), t0);
+        assert_eq!(
+            second.err().map(|b| (b.reason, b.retry_after)),
+            Some((BanReason::User, Duration::from_secs(1)))
+        );
+        drop(first);
+        assert!(
+            lockout.begin_at("alice", ip(3), t0).is_ok(),
+            "admitted again once it ended"
+        );
+        let flood: Vec<_> = (0..25)
+            .map(|i| lockout.begin_at(&format!("u{i}"), ip(9), t0))
+            .collect();
+        assert_eq!(
+            flood.iter().filter(|a| a.is_ok()).count(),
+            20,
+            "one address: 20 in flight at most"
+        );
     }
 
     /// A success clears the user's count, so a typo now and then never adds up.
