@@ -411,7 +411,8 @@ async fn large_download_streams() {
 }
 
 /// A client that sends its headers too slowly (slowloris) is disconnected after
-/// `header_timeout_secs`, and so is an idle keep-alive connection after `idle_timeout_secs`.
+/// `header_timeout_secs` (1 s), and an idle keep-alive connection after `idle_timeout_secs`
+/// (2 s), not after the shorter header timeout.
 #[tokio::test]
 async fn slow_and_idle_clients_are_cut_off() {
     let h = Harness::with(Options {
@@ -443,7 +444,7 @@ async fn slow_and_idle_clients_are_cut_off() {
     assert!(read.is_ok(), "idle connection still open after 8 s");
     assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
     assert!(
-        started.elapsed() >= Duration::from_millis(900),
+        started.elapsed() >= Duration::from_millis(1800),
         "closed too early: {:?}",
         started.elapsed()
     );
@@ -610,4 +611,42 @@ async fn http2_cookies_are_joined() {
     let r = h.send_h2(req).await;
     assert_eq!(r.json()["headers"]["cookie"], "a=1; b=2");
     assert_eq!(h.agent.seen()[0].header("cookie").len(), 1);
+}
+
+/// A slowloris that keeps trickling header bytes (one every 200 ms) is still cut off when
+/// `header_timeout_secs` has passed since its first byte: activity does not reset it.
+#[tokio::test]
+async fn trickled_headers_are_cut_off() {
+    let h = Harness::with(Options {
+        server_extra: "header_timeout_secs = 1\nidle_timeout_secs = 30",
+        ..Options::default()
+    })
+    .await;
+    let mut tls = h.tls(&[b"http/1.1"]).await;
+    let started = Instant::now();
+    let mut closed_after = None;
+    for byte in b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
+        .iter()
+        .cycle()
+        .take(100)
+    {
+        if tls.write_all(&[*byte]).await.is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(1), tls.read(&mut probe)).await
+        {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+    }
+    let closed_after = closed_after.expect("a trickling client was never cut off");
+    assert!(
+        closed_after < Duration::from_secs(4),
+        "cut off only after {closed_after:?}"
+    );
+    assert!(h.agent_targets().is_empty());
 }

@@ -622,8 +622,8 @@ async fn accept_https(
                     }
                 })
             };
-            let io = TokioIo::new(tls);
             if is_h2 {
+                let io = TokioIo::new(tls);
                 let mut builder = http2::Builder::new(TokioExecutor::new());
                 builder
                     .timer(TokioTimer::new())
@@ -638,15 +638,19 @@ async fn accept_https(
                     conn,
                     |c| c.graceful_shutdown(),
                     activity,
-                    settings.idle_timeout,
+                    settings,
                     shutdown,
                 )
                 .await;
             } else {
+                let io = TokioIo::new(Watched {
+                    inner: tls,
+                    activity: activity.clone(),
+                });
                 let mut builder = http1::Builder::new();
                 builder
                     .timer(TokioTimer::new())
-                    .header_read_timeout(Some(settings.header_timeout))
+                    .header_read_timeout(None)
                     .max_buf_size(settings.max_header_bytes.max(MIN_H1_BUFFER))
                     .keep_alive(true);
                 let conn = builder.serve_connection(io, service).with_upgrades();
@@ -654,7 +658,7 @@ async fn accept_https(
                     conn,
                     |c| c.graceful_shutdown(),
                     activity,
-                    settings.idle_timeout,
+                    settings,
                     shutdown,
                 )
                 .await;
@@ -663,23 +667,28 @@ async fn accept_https(
     }
 }
 
-/// Drives a connection to its end; closes it gracefully when the server shuts down or when
-/// it has had no request in flight for `idle_timeout` (hyper has no idle timeout of its own).
+/// Drives a connection to its end. It is closed gracefully when the server shuts down, and
+/// dropped when a timeout passes with no request in flight: `idle_timeout` when the client
+/// sent nothing since its last response, `header_timeout` once it started sending the next
+/// request's head (slowloris). hyper's own header timer is off: it would also end idle
+/// keep-alive connections after `header_timeout`.
 async fn drive<C, F>(
     conn: C,
     begin_graceful_shutdown: F,
     activity: Arc<Activity>,
-    idle_timeout: Duration,
+    timeouts: ConnSettings,
     mut shutdown: watch::Receiver<bool>,
 ) where
     C: Future<Output = Result<(), hyper::Error>>,
     F: Fn(Pin<&mut C>),
 {
     tokio::pin!(conn);
-    let check_every = (idle_timeout / 4).max(Duration::from_millis(250));
+    let check_every =
+        (timeouts.idle_timeout.min(timeouts.header_timeout) / 4).max(Duration::from_millis(250));
     let mut ticker = tokio::time::interval(check_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
+    let mut drop_at: Option<Instant> = None;
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -692,13 +701,72 @@ async fn drive<C, F>(
                 closing = true;
                 begin_graceful_shutdown(conn.as_mut());
             }
-            _ = ticker.tick(), if !closing => {
-                if activity.idle_for() >= idle_timeout {
+            _ = ticker.tick() => {
+                if drop_at.is_some_and(|at| Instant::now() >= at) {
+                    return;
+                }
+                if !closing && let Some(which) = activity.timed_out(&timeouts) {
+                    tracing::debug!(timeout = which, "closing connection");
                     closing = true;
                     begin_graceful_shutdown(conn.as_mut());
+                    // Nothing is in flight: if a graceful close does not finish, drop it.
+                    drop_at = Some(Instant::now() + Duration::from_secs(1));
                 }
             }
         }
+    }
+}
+
+/// Watches what a client sends, so the drive loop can tell an idle connection from one
+/// whose next request head is trickling in.
+struct Watched<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.saw_bytes();
+        }
+        result
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -707,7 +775,11 @@ struct Activity {
     started: Instant,
     in_flight: AtomicUsize,
     last_active_ms: AtomicU64,
+    /// When the first byte of a request not yet dispatched arrived (`NOT_WAITING` if none).
+    head_started_ms: AtomicU64,
 }
+
+const NOT_WAITING: u64 = u64::MAX;
 
 impl Activity {
     fn new() -> Self {
@@ -715,6 +787,32 @@ impl Activity {
             started: Instant::now(),
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
+            head_started_ms: AtomicU64::new(NOT_WAITING),
+        }
+    }
+
+    /// Bytes arrived: with no request in flight, they start the next request's head.
+    fn saw_bytes(&self) {
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            let _ = self.head_started_ms.compare_exchange(
+                NOT_WAITING,
+                self.now_ms(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
+    }
+
+    /// Which timeout, if any, has passed with no request in flight.
+    fn timed_out(&self, timeouts: &ConnSettings) -> Option<&'static str> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let now = self.now_ms();
+        match self.head_started_ms.load(Ordering::SeqCst) {
+            NOT_WAITING => (self.idle_for() >= timeouts.idle_timeout).then_some("idle"),
+            since => (Duration::from_millis(now.saturating_sub(since)) >= timeouts.header_timeout)
+                .then_some("request head too slow"),
         }
     }
 
@@ -724,6 +822,7 @@ impl Activity {
 
     fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.head_started_ms.store(NOT_WAITING, Ordering::SeqCst);
         self.last_active_ms.store(self.now_ms(), Ordering::SeqCst);
         InFlight(self.clone())
     }
@@ -829,16 +928,18 @@ async fn accept_plain_http(
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(Some(settings.header_timeout))
+                .header_read_timeout(None)
                 .max_buf_size(settings.max_header_bytes.max(MIN_H1_BUFFER));
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let io = TokioIo::new(Watched {
+                inner: stream,
+                activity: activity.clone(),
+            });
+            let conn = builder.serve_connection(io, service).with_upgrades();
             drive(
                 conn,
                 |c| c.graceful_shutdown(),
                 activity,
-                settings.idle_timeout,
+                settings,
                 shutdown,
             )
             .await;
