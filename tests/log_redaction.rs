@@ -7,25 +7,13 @@ mod common;
 
 use base64::Engine;
 use bytes::Bytes;
-use common::{
-    Client, PASSWORD, ServeProcess, TempDir, USER, apache_htpasswd_line, basic, install_crypto,
-};
-use frontdoor::demo::agent::DemoAgent;
+use common::{Client, PASSWORD, ServeProcess, Setup, USER, basic};
 use http::{Request, StatusCode};
 use http_body_util::Full;
 
 #[tokio::test]
 async fn no_secret_reaches_the_logs() {
-    install_crypto();
-    let dir = TempDir::new("logs");
-    let agent = DemoAgent::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    std::fs::write(
-        dir.join("htpasswd"),
-        apache_htpasswd_line("B -C 5", USER, PASSWORD) + "\n",
-    )
-    .unwrap();
+    let Setup { dir, agent } = Setup::new("logs").await;
     let config = dir.join("f.toml");
     std::fs::write(
         &config,

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Client, PASSWORD, ServeProcess, TempDir, USER, apache_htpasswd_line, install_crypto};
+use common::{Client, PASSWORD, ServeProcess, Setup, TempDir, USER};
 use frontdoor::config::Config;
-use frontdoor::demo::agent::DemoAgent;
 use frontdoor::demo::ws;
 use http::StatusCode;
 
@@ -53,16 +52,7 @@ path = "/ws"
 /// Ten reloads under load, some broken: nothing fails, nothing drops, changes apply.
 #[tokio::test]
 async fn reload_under_load() {
-    install_crypto();
-    let dir = TempDir::new("reload");
-    let agent = DemoAgent::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    std::fs::write(
-        dir.join("htpasswd"),
-        apache_htpasswd_line("B -C 5", USER, PASSWORD) + "\n",
-    )
-    .unwrap();
+    let Setup { dir, agent } = Setup::new("reload").await;
     let path = dir.join("frontdoor.toml");
     std::fs::write(&path, config_text(&dir, agent.addr, "")).unwrap();
     let server = frontdoor::server::start(Config::load(&path).unwrap())
@@ -167,16 +157,7 @@ async fn reload_under_load() {
 /// picks up a new route.
 #[tokio::test]
 async fn reload_command() {
-    install_crypto();
-    let dir = TempDir::new("reloadcmd");
-    let agent = DemoAgent::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    std::fs::write(
-        dir.join("htpasswd"),
-        apache_htpasswd_line("B -C 5", USER, PASSWORD) + "\n",
-    )
-    .unwrap();
+    let Setup { dir, agent } = Setup::new("reloadcmd").await;
     let path = dir.join("frontdoor.toml");
     std::fs::write(&path, config_text(&dir, agent.addr, "")).unwrap();
     let bin = env!("CARGO_BIN_EXE_frontdoor");

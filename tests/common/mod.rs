@@ -569,3 +569,26 @@ impl Drop for ServeProcess {
         }
     }
 }
+
+/// The pieces most binary-level tests start from: a temp folder holding an htpasswd file
+/// with the test user (written by Apache's htpasswd), and a running demo agent.
+pub struct Setup {
+    pub dir: TempDir,
+    pub agent: DemoAgent,
+}
+
+impl Setup {
+    pub async fn new(tag: &str) -> Setup {
+        install_crypto();
+        let dir = TempDir::new(tag);
+        let agent = DemoAgent::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("demo agent");
+        std::fs::write(
+            dir.join("htpasswd"),
+            apache_htpasswd_line("B -C 5", USER, PASSWORD) + "\n",
+        )
+        .expect("htpasswd");
+        Setup { dir, agent }
+    }
+}
