@@ -148,8 +148,14 @@ fn check_tls(config: &Config, out: &mut Vec<Finding>) {
     }
     for host in &config.server.hosts {
         if !covers(leaf, host) {
+            // A generated certificate is not trusted by browsers anyway: a missing name is
+            // worth saying, not worth refusing to start over.
             out.push(finding(
-                Severity::Error,
+                if generated {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
                 &subject,
                 format!("the certificate does not cover `{host}` from server.hosts"),
                 "get a certificate for every name in server.hosts, or remove the name",

@@ -221,6 +221,7 @@ const SECRET_QUERY_KEYS: &[&str] = &[
     "password",
     "passwd",
     "pwd",
+    "pass",
     "secret",
     "key",
     "auth",
@@ -229,24 +230,63 @@ const SECRET_QUERY_KEYS: &[&str] = &[
     "sig",
     "credential",
     "otp",
+    "jwt",
+    "ticket",
+    "saml",
+    "assertion",
+    "hmac",
+    "pw",
 ];
 
-/// The query as it may appear in a log line.
+/// The query as it may appear in a log line: values of secret-looking keys (matched on the
+/// percent-decoded, lower-cased key) become `[redacted]`, and so do long value-less items
+/// (most likely bare tokens). `&` and `;` both separate items.
 pub fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let lowered = key.to_ascii_lowercase();
-            let decoded = lowered.replace("%5f", "_").replace("%2d", "-");
-            if !value.is_empty() && SECRET_QUERY_KEYS.iter().any(|s| decoded.contains(s)) {
-                format!("{key}=[redacted]")
-            } else {
-                pair.to_string()
+    let mut out = String::with_capacity(query.len());
+    let mut rest = query;
+    loop {
+        let end = rest.find(['&', ';']).unwrap_or(rest.len());
+        let (pair, tail) = rest.split_at(end);
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = percent_decode_lossy(key).to_ascii_lowercase();
+        if value.is_empty() && key.len() >= 20 {
+            out.push_str("[redacted]");
+        } else if !value.is_empty() && SECRET_QUERY_KEYS.iter().any(|s| decoded.contains(s)) {
+            out.push_str(key);
+            out.push_str("=[redacted]");
+        } else {
+            out.push_str(pair);
+        }
+        let mut chars = tail.chars();
+        match chars.next() {
+            Some(separator) => {
+                out.push(separator);
+                rest = chars.as_str();
             }
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+            None => return out,
+        }
+    }
+}
+
+/// Percent-decodes for matching only (invalid escapes are kept as they are).
+fn percent_decode_lossy(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|h| char::from(*h).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'%'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One line per request. Never a password, token, cookie or Authorization value; the
@@ -304,5 +344,17 @@ mod tests {
             "access%5Ftoken=[redacted]&x=1"
         );
         assert_eq!(redact_query("password="), "password=");
+        assert_eq!(
+            redact_query("t%6Fken=abc&a=1;pa%73sword=x"),
+            "t%6Fken=[redacted]&a=1;pa%73sword=[redacted]"
+        );
+        assert_eq!(
+            redact_query("jwt=x&ticket=y&SAMLResponse=z&pw=p"),
+            "jwt=[redacted]&ticket=[redacted]&SAMLResponse=[redacted]&pw=[redacted]"
+        );
+        assert_eq!(
+            redact_query("eyJhbGciOiJIUzI1NiJ9.abc.def&page=1"),
+            "[redacted]&page=1"
+        );
     }
 }

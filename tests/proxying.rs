@@ -650,3 +650,20 @@ async fn trickled_headers_are_cut_off() {
     );
     assert!(h.agent_targets().is_empty());
 }
+
+/// A client that completes TLS and then sends nothing is closed after
+/// `header_timeout_secs` (1 s here), not after the longer idle timeout.
+#[tokio::test]
+async fn silent_new_connections_get_the_header_timeout() {
+    let h = Harness::with(Options {
+        server_extra: "header_timeout_secs = 1\nidle_timeout_secs = 30",
+        ..Options::default()
+    })
+    .await;
+    let mut tls = h.tls(&[b"http/1.1"]).await;
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "a silent connection was kept past 5 s");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}

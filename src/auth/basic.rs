@@ -19,6 +19,9 @@ const CACHE_TTL: Duration = Duration::from_secs(300);
 /// Upper bound on remembered verifications; past it the cache starts over.
 const CACHE_MAX_ENTRIES: usize = 10_000;
 
+/// The longest user name accepted.
+pub const MAX_USER_BYTES: usize = 256;
+
 /// Credentials from an `Authorization: Basic` header. A header that is not well-formed Basic
 /// is "no credentials" (answered 401), never an error that could panic or leak.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,7 +51,10 @@ pub fn parse_basic_header(value: &[u8]) -> Option<BasicCredentials> {
         .ok()?;
     let colon = decoded.iter().position(|b| *b == b':')?;
     let user = std::str::from_utf8(decoded.get(..colon)?).ok()?;
-    if user.is_empty() || user.bytes().any(|b| b.is_ascii_control()) {
+    // Long names are not user names: refusing them also bounds what the lockout tables
+    // keep per attempt.
+    if user.is_empty() || user.len() > MAX_USER_BYTES || user.bytes().any(|b| b.is_ascii_control())
+    {
         return None;
     }
     Some(BasicCredentials {
@@ -74,7 +80,7 @@ pub struct BasicAuth {
     users: ArcSwap<HtpasswdFile>,
     /// Bounds concurrent hash computations so a flood of wrong passwords cannot take every
     /// core; requests beyond it wait their turn.
-    verify_slots: Semaphore,
+    verify_slots: Arc<Semaphore>,
     cache: VerifiedCache,
     /// What the file looked like when last read, to notice changes cheaply.
     seen: Mutex<Option<FileFingerprint>>,
@@ -91,7 +97,7 @@ impl BasicAuth {
             realm,
             path,
             users: ArcSwap::from_pointee(users),
-            verify_slots: Semaphore::new(slots),
+            verify_slots: Arc::new(Semaphore::new(slots)),
             cache: VerifiedCache::new(),
             seen: Mutex::new(seen),
         })
@@ -134,6 +140,11 @@ impl BasicAuth {
         self.cache.clear();
     }
 
+    /// Whether these credentials verified recently (one HMAC, no hash).
+    pub fn is_cached(&self, credentials: &BasicCredentials) -> bool {
+        self.cache.contains(&self.cache.key(credentials))
+    }
+
     /// Whether these credentials are valid. A cached success costs one HMAC; otherwise the
     /// hash is verified on the blocking pool.
     pub async fn verify(&self, credentials: &BasicCredentials) -> Verification {
@@ -141,15 +152,21 @@ impl BasicAuth {
         if self.cache.contains(&key) {
             return Verification::Cached;
         }
-        let Ok(_slot) = self.verify_slots.acquire().await else {
+        // The permit moves into the blocking task: if the request is abandoned mid-hash,
+        // the slot stays taken until the hash really ends, so abandoned requests cannot
+        // queue unbounded work.
+        let Ok(slot) = self.verify_slots.clone().acquire_owned().await else {
             return Verification::Rejected;
         };
         let users = self.users.load_full();
         let user = credentials.user.clone();
         let password = credentials.password.clone();
-        let ok = tokio::task::spawn_blocking(move || users.verify(&user, &password))
-            .await
-            .unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            users.verify(&user, &password)
+        })
+        .await
+        .unwrap_or(false);
         if ok {
             self.cache.insert(key);
             Verification::Verified

@@ -53,27 +53,32 @@ pub async fn authenticate(
                 let Some(credentials) = parse_basic_header(value.as_bytes()) else {
                     continue;
                 };
-                // Admitted attempts count toward the limits while their hash is computed.
-                let _attempt = match lockout.begin(&credentials.user, client) {
+                // A ban refuses everything, the right password too, before any hash.
+                if let Err(banned) = lockout.check(&credentials.user, client) {
+                    return Err(refused(&credentials.user, client, banned));
+                }
+                // A recent successful verification passes without taking an attempt slot,
+                // so bursts of a logged-in client never meet the in-flight limits.
+                if basic.is_cached(&credentials) {
+                    metrics.login_cache_hit();
+                    lockout.record_success(&credentials.user);
+                    return Ok(Some(Identity {
+                        user: credentials.user,
+                        method: AuthMethod::Basic,
+                    }));
+                }
+                // Anything else is an attempt: it counts toward the limits while its hash is
+                // computed, and as a failure if the client goes away before the outcome.
+                let attempt = match lockout.begin(&credentials.user, client) {
                     Ok(attempt) => attempt,
-                    Err(banned) => {
-                        tracing::warn!(
-                            user = %loggable_user(&credentials.user),
-                            client = %client,
-                            reason = ban_reason(banned.reason),
-                            "login refused: banned"
-                        );
-                        return Err(Denial::TooManyRequests {
-                            retry_after_secs: banned.retry_after.as_secs().max(1),
-                        });
-                    }
+                    Err(banned) => return Err(refused(&credentials.user, client, banned)),
                 };
                 let verification = basic.verify(&credentials).await;
-                if verification == Verification::Cached {
-                    metrics.login_cache_hit();
-                }
                 if verification != Verification::Rejected {
-                    lockout.record_success(&credentials.user);
+                    if verification == Verification::Cached {
+                        metrics.login_cache_hit();
+                    }
+                    attempt.succeeded();
                     return Ok(Some(Identity {
                         user: credentials.user,
                         method: AuthMethod::Basic,
@@ -86,7 +91,7 @@ pub async fn authenticate(
                     "login failed"
                 );
                 metrics.login_failed();
-                if let Some(reason) = lockout.record_failure(&credentials.user, client) {
+                if let Some(reason) = attempt.failed() {
                     metrics.ban_started(ban_reason(reason));
                     tracing::warn!(
                         user = %loggable_user(&credentials.user),
@@ -109,6 +114,19 @@ pub fn loggable_user(user: &str) -> String {
         user.to_string()
     } else {
         user.chars().take(32).collect::<String>() + "..."
+    }
+}
+
+/// The 429 for a banned (or, for a moment, saturated) user or address, logged once.
+fn refused(user: &str, client: IpAddr, banned: crate::limits::lockout::Banned) -> Denial {
+    tracing::warn!(
+        user = %loggable_user(user),
+        client = %client,
+        reason = ban_reason(banned.reason),
+        "login refused: banned"
+    );
+    Denial::TooManyRequests {
+        retry_after_secs: banned.retry_after.as_secs().max(1),
     }
 }
 

@@ -155,9 +155,12 @@ impl<K: Eq + Hash + Clone> Table<K> {
         false
     }
 
-    fn forget(&self, key: &K) {
-        if let Ok(mut records) = self.records.lock() {
-            records.remove(key);
+    /// Clears the failures (attempts still in flight keep counting).
+    fn clear_failures(&self, key: &K) {
+        if let Ok(mut records) = self.records.lock()
+            && let Some(record) = records.get_mut(key)
+        {
+            record.failures.clear();
         }
     }
 
@@ -190,12 +193,33 @@ pub struct Attempt<'a> {
     lockout: &'a Lockout,
     user: String,
     address: IpAddr,
+    decided: bool,
+}
+
+impl Attempt<'_> {
+    /// The password verified: clears the user's failures.
+    pub fn succeeded(mut self) {
+        self.decided = true;
+        self.lockout.record_success(&self.user);
+    }
+
+    /// The password was wrong: counts a failure; returns the ban it started, if any.
+    pub fn failed(mut self) -> Option<BanReason> {
+        self.decided = true;
+        let (user, address) = (self.user.clone(), self.address);
+        self.lockout.record_failure(&user, address)
+    }
 }
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         self.lockout.users.end(&self.user);
         self.lockout.addresses.end(&self.address);
+        // Abandoned before its outcome was known (the client went away mid-hash): count it
+        // as a failure, or cancelling requests would be a way around the limits.
+        if !self.decided {
+            self.lockout.record_failure(&self.user, self.address);
+        }
     }
 }
 
@@ -279,6 +303,7 @@ impl Lockout {
             lockout: self,
             user,
             address,
+            decided: false,
         })
     }
 
@@ -308,7 +333,7 @@ impl Lockout {
     /// A successful login clears that user's failures (not the address's: a spray from
     /// one address that guesses one password right is still a spray).
     pub fn record_success(&self, user: &str) {
-        self.users.forget(&user.to_string());
+        self.users.clear_failures(&user.to_string());
     }
 
     /// Drops expired records; called periodically.
@@ -434,7 +459,9 @@ mod tests {
             second.err().map(|b| (b.reason, b.retry_after)),
             Some((BanReason::User, Duration::from_secs(1)))
         );
-        drop(first);
+        if let Ok(first) = first {
+            first.succeeded();
+        }
         assert!(
             lockout.begin_at("alice", ip(3), t0).is_ok(),
             "admitted again once it ended"
@@ -446,6 +473,23 @@ mod tests {
             flood.iter().filter(|a| a.is_ok()).count(),
             20,
             "one address: 20 in flight at most"
+        );
+    }
+
+    /// An attempt abandoned before its outcome (the client went away mid-hash) counts as a
+    /// failure: cancelling requests is no way around the limits.
+    #[test]
+    fn abandoned_attempts_are_failures() {
+        let lockout = Lockout::new(LockoutSettings::default());
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            let attempt = lockout.begin_at("alice", ip(1), t0);
+            assert!(attempt.is_ok());
+            drop(attempt);
+        }
+        assert_eq!(
+            lockout.check_at("alice", ip(2), t0).map_err(|b| b.reason),
+            Err(BanReason::User)
         );
     }
 

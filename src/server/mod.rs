@@ -610,7 +610,7 @@ async fn accept_https(
             };
             state.metrics.tls_handshake("ok");
             let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            let activity = Arc::new(Activity::new());
+            let activity = Arc::new(Activity::new(!is_h2));
             let service = {
                 let activity = activity.clone();
                 service_fn(move |req: Request<Incoming>| {
@@ -702,15 +702,29 @@ async fn drive<C, F>(
                 begin_graceful_shutdown(conn.as_mut());
             }
             _ = ticker.tick() => {
-                if drop_at.is_some_and(|at| Instant::now() >= at) {
-                    return;
-                }
-                if !closing && let Some(which) = activity.timed_out(&timeouts) {
-                    tracing::debug!(timeout = which, "closing connection");
-                    closing = true;
-                    begin_graceful_shutdown(conn.as_mut());
-                    // Nothing is in flight: if a graceful close does not finish, drop it.
-                    drop_at = Some(Instant::now() + Duration::from_secs(1));
+                // Timeouts apply while shutting down too: a half-sent request head must
+                // not hold shutdown for the whole grace period.
+                match drop_at {
+                    Some(at) if Instant::now() >= at => {
+                        if activity.in_flight() == 0 {
+                            return;
+                        }
+                        // A request began meanwhile: let it finish.
+                        drop_at = None;
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(which) = activity.timed_out(&timeouts) {
+                            tracing::debug!(timeout = which, "closing connection");
+                            if !closing {
+                                closing = true;
+                                begin_graceful_shutdown(conn.as_mut());
+                            }
+                            // If the graceful close does not finish, drop it (only ever with
+                            // nothing in flight).
+                            drop_at = Some(Instant::now() + Duration::from_secs(1));
+                        }
+                    }
                 }
             }
         }
@@ -782,13 +796,20 @@ struct Activity {
 const NOT_WAITING: u64 = u64::MAX;
 
 impl Activity {
-    fn new() -> Self {
+    /// For HTTP/1 the connection's start counts as the start of its first request head,
+    /// so a client that connects and sends nothing gets `header_timeout`, not
+    /// `idle_timeout`. HTTP/2 has no such state (its control frames are not requests).
+    fn new(http1: bool) -> Self {
         Activity {
             started: Instant::now(),
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
-            head_started_ms: AtomicU64::new(NOT_WAITING),
+            head_started_ms: AtomicU64::new(if http1 { 0 } else { NOT_WAITING }),
         }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Bytes arrived: with no request in flight, they start the next request's head.
@@ -915,7 +936,7 @@ async fn accept_plain_http(
         connections.spawn(async move {
             let _permit = permit;
             let _open = OpenConnection::new(&state);
-            let activity = Arc::new(Activity::new());
+            let activity = Arc::new(Activity::new(true));
             let service = {
                 let activity = activity.clone();
                 service_fn(move |req: Request<Incoming>| {
