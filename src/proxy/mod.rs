@@ -2,7 +2,9 @@
 //! removal, X-Forwarded-*, identity headers), WebSocket upgrades, and mapping upstream
 //! failures to 413 / 502 / 504.
 
+use std::any::Any;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -104,6 +106,22 @@ impl UpstreamError {
     }
 }
 
+/// What keeps a client connection counted (its `max_connections` slot, its gauge entry).
+/// A WebSocket tunnel outlives hyper's connection, so it takes this over: an open tunnel
+/// keeps holding its slot.
+#[derive(Clone)]
+pub struct ConnectionSlot(Arc<Mutex<Option<Box<dyn Any + Send + Sync>>>>);
+
+impl ConnectionSlot {
+    pub fn new(held: impl Any + Send + Sync) -> Self {
+        ConnectionSlot(Arc::new(Mutex::new(Some(Box::new(held)))))
+    }
+
+    fn take(&self) -> Option<Box<dyn Any + Send + Sync>> {
+        self.0.lock().ok().and_then(|mut held| held.take())
+    }
+}
+
 /// What the handler decided, carried into forwarding.
 pub struct ForwardContext<'a> {
     pub peer: IpAddr,
@@ -159,6 +177,7 @@ impl Upstream {
     ) -> Result<Response<Body>, UpstreamError> {
         let client_upgrade =
             is_websocket_upgrade(req.method(), req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let connection_slot = req.extensions_mut().remove::<ConnectionSlot>();
         let (mut parts, body) = req.into_parts();
 
         // Every other Upgrade (h2c, TLS, anything) is removed with the hop-by-hop headers:
@@ -220,7 +239,9 @@ impl Upstream {
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
             if let (Some(client_upgrade), true) = (client_upgrade, upstream_says_websocket) {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
+                let held = connection_slot.and_then(|slot| slot.take());
                 self.tunnels.spawn(async move {
+                    let _held = held;
                     let (Ok(client_io), Ok(upstream_io)) =
                         tokio::join!(client_upgrade, upstream_upgrade)
                     else {

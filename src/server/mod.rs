@@ -590,9 +590,9 @@ async fn accept_https(
         let state = state.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
-            let _permit = permit;
+            // Released when the connection ends, or by the WebSocket tunnel it turns into.
+            let slot = crate::proxy::ConnectionSlot::new((permit, OpenConnection::new(&state)));
             let _ = stream.set_nodelay(true);
-            let _open = OpenConnection::new(&state);
             let tls = match tokio::time::timeout(settings.header_timeout, acceptor.accept(stream))
                 .await
             {
@@ -613,9 +613,11 @@ async fn accept_https(
             let activity = Arc::new(Activity::new(!is_h2));
             let service = {
                 let activity = activity.clone();
-                service_fn(move |req: Request<Incoming>| {
+                let slot = slot.clone();
+                service_fn(move |mut req: Request<Incoming>| {
                     let state = state.clone();
                     let guard = activity.begin();
+                    req.extensions_mut().insert(slot.clone());
                     async move {
                         let response = handler::handle(state, peer, req).await;
                         Ok::<_, Infallible>(response.map(|b| track(b, guard)))
