@@ -59,6 +59,42 @@ struct Record {
     pending: usize,
 }
 
+impl Record {
+    /// Still worth keeping: an attempt in flight, a ban in force, or a recent failure.
+    fn is_live(&self, now: Instant, settings: &LockoutSettings) -> bool {
+        self.pending > 0
+            || self.banned_until.is_some_and(|u| u > now)
+            || self
+                .failures
+                .back()
+                .is_some_and(|t| now.duration_since(*t) < settings.find_time)
+    }
+
+    fn forget_old_failures(&mut self, now: Instant, settings: &LockoutSettings) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= settings.find_time)
+        {
+            self.failures.pop_front();
+        }
+    }
+}
+
+/// Whether `key` has (or can get) a record: at `MAX_TRACKED`, dead records are swept first.
+fn make_room<K: Eq + Hash>(
+    records: &mut HashMap<K, Record>,
+    key: &K,
+    now: Instant,
+    settings: &LockoutSettings,
+) -> bool {
+    if records.len() < MAX_TRACKED || records.contains_key(key) {
+        return true;
+    }
+    records.retain(|_, r| r.is_live(now, settings));
+    records.len() < MAX_TRACKED
+}
+
 struct Table<K> {
     records: Mutex<HashMap<K, Record>>,
 }
@@ -88,21 +124,15 @@ impl<K: Eq + Hash + Clone> Table<K> {
         let Ok(mut records) = self.records.lock() else {
             return Ok(());
         };
-        if records.len() >= MAX_TRACKED && !records.contains_key(key) {
-            // Full of live entries (see `fail`): admit without tracking.
+        if !make_room(&mut records, key, now, settings) {
+            // Full of live entries: admit without tracking (the other table still counts).
             return Ok(());
         }
         let record = records.entry(key.clone()).or_default();
         if let Some(until) = record.banned_until.filter(|u| *u > now) {
             return Err(until - now);
         }
-        while record
-            .failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= settings.find_time)
-        {
-            record.failures.pop_front();
-        }
+        record.forget_old_failures(now, settings);
         if record.failures.len() + record.pending >= limit {
             return Err(Duration::from_secs(1));
         }
@@ -124,28 +154,13 @@ impl<K: Eq + Hash + Clone> Table<K> {
         let Ok(mut records) = self.records.lock() else {
             return false;
         };
-        if records.len() >= MAX_TRACKED && !records.contains_key(key) {
-            records.retain(|_, r| {
-                r.pending > 0
-                    || r.banned_until.is_some_and(|u| u > now)
-                    || r.failures
-                        .back()
-                        .is_some_and(|t| now.duration_since(*t) < settings.find_time)
-            });
-            if records.len() >= MAX_TRACKED {
-                // Still full of live entries: refuse to grow; the per-address table still
-                // throttles whoever is spraying.
-                return false;
-            }
+        if !make_room(&mut records, key, now, settings) {
+            // Full of live entries: refuse to grow; the per-address table still throttles
+            // whoever is spraying.
+            return false;
         }
         let record = records.entry(key.clone()).or_default();
-        while record
-            .failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= settings.find_time)
-        {
-            record.failures.pop_front();
-        }
+        record.forget_old_failures(now, settings);
         record.failures.push_back(now);
         if record.failures.len() >= limit {
             record.failures.clear();
@@ -166,13 +181,7 @@ impl<K: Eq + Hash + Clone> Table<K> {
 
     fn sweep(&self, now: Instant, settings: &LockoutSettings) {
         if let Ok(mut records) = self.records.lock() {
-            records.retain(|_, r| {
-                r.pending > 0
-                    || r.banned_until.is_some_and(|u| u > now)
-                    || r.failures
-                        .back()
-                        .is_some_and(|t| now.duration_since(*t) < settings.find_time)
-            });
+            records.retain(|_, r| r.is_live(now, settings));
         }
     }
 }
