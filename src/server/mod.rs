@@ -445,6 +445,26 @@ fn note_certificate_expiry(metrics: &crate::metrics::Metrics, key: &rustls::sign
     }
 }
 
+/// The next accepted connection, or None once shutdown begins. Accept errors (out of file
+/// descriptors and similar) back off briefly instead of spinning.
+async fn next_connection(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return None,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => return Some(pair),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
 /// The admin listener: plain HTTP on a loopback address, `/metrics` and `/healthz`.
 async fn accept_admin(
     listener: TcpListener,
@@ -453,16 +473,8 @@ async fn accept_admin(
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        let stream = tokio::select! {
-            _ = shutdown.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let Some((stream, _)) = next_connection(&listener, &mut shutdown).await else {
+            return;
         };
         let state = state.clone();
         connections.spawn(async move {
@@ -573,17 +585,8 @@ async fn accept_https(
                 Err(_) => return,
             },
         };
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and similar: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let Some((stream, peer)) = next_connection(&listener, &mut shutdown).await else {
+            return;
         };
         let acceptor = acceptor.clone();
         let settings = ConnSettings::current(&state);
@@ -921,16 +924,8 @@ async fn accept_plain_http(
                 Err(_) => return,
             },
         };
-        let stream: TcpStream = tokio::select! {
-            _ = shutdown.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let Some((stream, _)) = next_connection(&listener, &mut shutdown).await else {
+            return;
         };
         let settings = ConnSettings::current(&state);
         let state = state.clone();
