@@ -21,6 +21,8 @@ const EXPIRY_WARNING_SECS: i64 = 14 * 24 * 3600;
 pub enum Severity {
     Error,
     Warning,
+    /// Worth knowing, never a failure (the ACME certificate in the cache, say).
+    Info,
 }
 
 /// One thing `check` found.
@@ -39,6 +41,7 @@ impl std::fmt::Display for Finding {
         let severity = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Info => "info",
         };
         write!(
             f,
@@ -100,6 +103,7 @@ fn check_tls(config: &Config, out: &mut Vec<Finding>) {
     let (cert, key, generated) = match &config.tls {
         TlsSettings::Files { cert, key } => (cert, key, false),
         TlsSettings::SelfSigned { cert, key, .. } => (cert, key, true),
+        TlsSettings::Acme(acme) => return check_acme(acme, out),
     };
     if generated && !(cert.exists() && key.exists()) {
         // Generated on first start: nothing to check yet.
@@ -159,6 +163,99 @@ fn check_tls(config: &Config, out: &mut Vec<Finding>) {
                 &subject,
                 format!("the certificate does not cover `{host}` from server.hosts"),
                 "get a certificate for every name in server.hosts, or remove the name",
+            ));
+        }
+    }
+}
+
+/// `[tls.acme]`: the cache folder's mode, the cached certificates' names and expiry, whether
+/// renewal has been failing, and the `ca_roots` file.
+fn check_acme(acme: &crate::config::AcmeSettings, out: &mut Vec<Finding>) {
+    use crate::server::acme;
+    if let Ok(meta) = std::fs::metadata(&acme.cache_dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        out.push(finding(
+            Severity::Error,
+            format!("tls.acme.cache_dir ({})", acme.cache_dir.display()),
+            format!(
+                "open to group or others (mode {:o}): it holds the account and certificate keys",
+                meta.permissions().mode() & 0o777
+            ),
+            format!("chmod 700 {}", acme.cache_dir.display()),
+        ));
+    }
+    if let Some(roots) = &acme.ca_roots
+        && let Err(e) = std::fs::read(roots)
+    {
+        out.push(finding(
+            Severity::Error,
+            format!("tls.acme.ca_roots ({})", roots.display()),
+            format!("cannot read: {e}"),
+            "point ca_roots at a PEM file with the CA's root certificate, or remove it",
+        ));
+    }
+    let status = acme::read_status(acme);
+    for group in acme::groups(acme) {
+        let subject = format!("tls.acme ({})", group.name);
+        check_private_mode(&acme::key_path(acme, &group), &subject, out);
+        match acme::load_cached(acme, &group) {
+            Ok(cached) => {
+                let names = cached
+                    .key
+                    .cert
+                    .first()
+                    .map(|leaf| {
+                        group
+                            .domains
+                            .iter()
+                            .filter(|d| covers(leaf, d))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let days = (cached.not_after - now_unix()) / 86_400;
+                out.push(finding(
+                    Severity::Info,
+                    &subject,
+                    format!(
+                        "cached certificate for {} expires in {days} days (renewal due in {} days)",
+                        names.join(", "),
+                        ((acme::renew_at(cached.not_before, cached.not_after) - now_unix()).max(0))
+                            / 86_400
+                    ),
+                    "nothing to do: frontdoor renews it",
+                ));
+                if cached.not_after - now_unix() < EXPIRY_WARNING_SECS {
+                    out.push(finding(
+                        Severity::Warning,
+                        &subject,
+                        format!("the certificate expires in {days} days"),
+                        "see the ACME errors in the log; check DNS points at this machine and \
+                         port 443 (or 80 for http-01) is reachable",
+                    ));
+                }
+            }
+            Err(reason) => out.push(finding(
+                Severity::Info,
+                &subject,
+                format!("no certificate yet ({reason}): one is ordered at start"),
+                "nothing to do if DNS for the names points at this machine",
+            )),
+        }
+        if let Some(entry) = status.get(&group.name)
+            && entry.failures > 0
+        {
+            out.push(finding(
+                Severity::Warning,
+                &subject,
+                format!(
+                    "the last {} attempts to get a certificate failed; the last error: {}",
+                    entry.failures,
+                    entry.last_error.as_deref().unwrap_or("unknown")
+                ),
+                "check that DNS for the names points at this machine and that the CA can \
+                 reach port 443 (tls-alpn-01) or 80 (http-01)",
             ));
         }
     }
@@ -308,5 +405,5 @@ fn check_exposure(config: &Config, out: &mut Vec<Finding>) {
 pub fn fails(findings: &[Finding], strict: bool) -> bool {
     findings
         .iter()
-        .any(|f| f.severity == Severity::Error || strict)
+        .any(|f| f.severity == Severity::Error || (strict && f.severity == Severity::Warning))
 }

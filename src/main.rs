@@ -285,14 +285,12 @@ fn check(path: &Path, strict: bool) -> Result<ExitCode> {
     for f in &findings {
         println!("{f}");
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == frontdoor::check::Severity::Error)
-        .count();
+    let count = |severity| findings.iter().filter(|f| f.severity == severity).count();
     println!(
-        "{}: {errors} errors, {} warnings",
+        "{}: {} errors, {} warnings",
         path.display(),
-        findings.len() - errors
+        count(frontdoor::check::Severity::Error),
+        count(frontdoor::check::Severity::Warning)
     );
     Ok(if frontdoor::check::fails(&findings, strict) {
         ExitCode::FAILURE

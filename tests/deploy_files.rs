@@ -361,9 +361,13 @@ impl Files {
                 cmd.env_remove(var);
             }
         }
-        cmd.env("FRONTDOOR_TLS_CERT", self.dir.join("fullchain.pem"))
-            .env("FRONTDOOR_TLS_KEY", self.dir.join("privkey.pem"))
-            .env("FRONTDOOR_AUTH_BASIC_HTPASSWD", self.dir.join("htpasswd"));
+        cmd.env("FRONTDOOR_AUTH_BASIC_HTPASSWD", self.dir.join("htpasswd"));
+        if read_deploy(name).contains("[tls.acme]") {
+            cmd.env("FRONTDOOR_TLS_ACME_CACHE_DIR", self.dir.join("acme"));
+        } else {
+            cmd.env("FRONTDOOR_TLS_CERT", self.dir.join("fullchain.pem"))
+                .env("FRONTDOOR_TLS_KEY", self.dir.join("privkey.pem"));
+        }
         for (var, value) in extra {
             cmd.env(var, value);
         }
@@ -375,8 +379,20 @@ impl Files {
 fn vps_config_passes_check() {
     let files = Files::new("deploy-vps");
     // The user's domain, as the README's sed step sets it (the certificate covers it).
-    let out = files.check("frontdoor.vps.toml", &[("FRONTDOOR_SERVER_HOSTS", DOMAIN)]);
+    let out = files.check(
+        "frontdoor.vps.toml",
+        &[
+            ("FRONTDOOR_SERVER_HOSTS", DOMAIN),
+            ("FRONTDOOR_TLS_ACME_DOMAINS", DOMAIN),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
+    // Before the first start, check says the certificate will be ordered.
+    assert!(
+        text(&out).contains(&format!("tls.acme ({DOMAIN}): no certificate yet")),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -407,14 +423,24 @@ fn deploy_configs_bind_public_on_purpose() {
         assert_eq!(server.http_listen, "0.0.0.0:80".parse().ok(), "{name}");
         assert!(server.allow_public_bind, "{name}");
         assert!(!server.hosts.is_empty(), "{name}: server.hosts");
-        assert_eq!(
-            config.tls,
-            TlsSettings::Files {
-                cert: "/var/lib/frontdoor/certs/fullchain.pem".into(),
-                key: "/var/lib/frontdoor/certs/privkey.pem".into(),
-            },
-            "{name}"
-        );
+        match &config.tls {
+            // The VPS gets its certificate from Let's Encrypt, for the domain it serves, into
+            // the unit's state directory.
+            TlsSettings::Acme(acme) => {
+                assert_eq!(name, "frontdoor.vps.toml");
+                assert_eq!(acme.domains, server.hosts, "{name}");
+                assert_eq!(acme.directory, frontdoor::config::LETS_ENCRYPT_PRODUCTION);
+                assert_eq!(acme.cache_dir, PathBuf::from("/var/lib/frontdoor/acme"));
+            }
+            other => assert_eq!(
+                other,
+                &TlsSettings::Files {
+                    cert: "/var/lib/frontdoor/certs/fullchain.pem".into(),
+                    key: "/var/lib/frontdoor/certs/privkey.pem".into(),
+                },
+                "{name}"
+            ),
+        }
         assert_eq!(
             config.basic.map(|b| b.htpasswd),
             Some(PathBuf::from("/etc/frontdoor/users/htpasswd")),

@@ -136,6 +136,37 @@ pub enum TlsSettings {
         key: PathBuf,
         hosts: Vec<String>,
     },
+    /// Obtained and renewed from an ACME CA (`[tls.acme]`).
+    Acme(AcmeSettings),
+}
+
+/// Let's Encrypt's production directory, the default for `[tls.acme]`.
+pub const LETS_ENCRYPT_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt's staging directory (`staging = true`): untrusted certificates, high limits.
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmeSettings {
+    /// Lower-case DNS names, in the order written, without duplicates.
+    pub domains: Vec<String>,
+    /// `mailto:` contact for the account, if given.
+    pub contact: Option<String>,
+    pub directory: String,
+    /// Account key, certificates and the renewal status live here (0700; files 0600).
+    pub cache_dir: PathBuf,
+    pub challenge: AcmeChallenge,
+    /// Extra roots to trust for the directory's HTTPS (private or test CAs).
+    pub ca_roots: Option<PathBuf>,
+    /// One certificate per name (chosen by SNI) instead of one for all names.
+    pub certificate_per_domain: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// TLS-ALPN-01 on the HTTPS listener: needs only port 443.
+    TlsAlpn01,
+    /// HTTP-01 on `server.http_listen`, under `/.well-known/acme-challenge/`.
+    Http01,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +262,7 @@ const OVERRIDABLE_SECTIONS: &[(&str, &[&str])] = &[
     ("AUTH_BASIC_", &["auth", "basic"]),
     ("AUTH_LOCKOUT_", &["auth", "lockout"]),
     ("SERVER_", &["server"]),
+    ("TLS_ACME_", &["tls", "acme"]),
     ("TLS_", &["tls"]),
     ("UPSTREAM_", &["upstream"]),
     ("LIMITS_", &["limits"]),
@@ -289,7 +321,7 @@ fn apply_env_overrides(table: &mut toml::Table, env: &Env) {
 }
 
 /// Keys whose value is a list, so an override of a key the file does not set is still typed.
-const LIST_KEYS: &[&str] = &["hosts", "trusted_proxies", "self_signed_hosts"];
+const LIST_KEYS: &[&str] = &["hosts", "trusted_proxies", "self_signed_hosts", "domains"];
 
 fn comma_list(value: &str) -> toml::Value {
     toml::Value::Array(
@@ -460,11 +492,22 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     }
 
     // [tls]
+    let acme = raw.tls.acme;
     let tls = match (
         raw.tls.cert,
         raw.tls.key,
         raw.tls.self_signed.unwrap_or(false),
     ) {
+        (None, None, false) if acme.is_some() => {
+            let acme = acme.unwrap_or_default();
+            TlsSettings::Acme(acme_settings(acme, http_listen.is_some(), file)?)
+        }
+        _ if acme.is_some() => {
+            return Err(invalid(
+                "tls.acme",
+                "cannot be combined with `cert`/`key` or `self_signed`: pick one".to_string(),
+            ));
+        }
         (Some(cert), Some(key), false) => TlsSettings::Files {
             cert: cert.into(),
             key: key.into(),
@@ -482,7 +525,8 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         (None, None, false) => {
             return Err(invalid(
                 "tls",
-                "set `cert` and `key` (PEM files), or `self_signed = true`".to_string(),
+                "set `cert` and `key` (PEM files), `self_signed = true`, or a [tls.acme] section"
+                    .to_string(),
             ));
         }
         (Some(_), None, false) => {
@@ -779,6 +823,142 @@ fn upstream_settings(
 
 /// Parses a listen address and applies the bind guard: a non-loopback address (0.0.0.0, [::],
 /// or a real interface) exposes the front door to the network, so it must be acknowledged.
+/// Checks `[tls.acme]`: real DNS names (no wildcards: they need DNS-01), one directory, and
+/// a listener for the chosen challenge.
+fn acme_settings(
+    raw: raw::RawAcme,
+    have_http_listener: bool,
+    file: &str,
+) -> Result<AcmeSettings, ConfigError> {
+    let invalid = |k: &str, problem: String| ConfigError::Invalid {
+        file: file.to_string(),
+        key: format!("tls.acme.{k}"),
+        problem,
+    };
+    let mut domains: Vec<String> = Vec::new();
+    for name in raw.domains.unwrap_or_default() {
+        let lower = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        if lower.starts_with("*.") {
+            return Err(invalid(
+                "domains",
+                format!(
+                    "`{name}`: wildcard names need the DNS-01 challenge, which frontdoor does not do"
+                ),
+            ));
+        }
+        if let Err(problem) = check_dns_name(&lower) {
+            return Err(invalid("domains", format!("`{name}`: {problem}")));
+        }
+        if !domains.contains(&lower) {
+            domains.push(lower);
+        }
+    }
+    if domains.is_empty() {
+        return Err(invalid(
+            "domains",
+            "list the names to get a certificate for, like [\"agent.example.com\"]".to_string(),
+        ));
+    }
+    let contact = match raw.contact.map(|c| c.trim().to_string()) {
+        None => None,
+        Some(c) if c.is_empty() => None,
+        Some(c) => {
+            let address = c.strip_prefix("mailto:").unwrap_or(&c);
+            let valid = address.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty()
+                    && host.contains('.')
+                    && !address
+                        .chars()
+                        .any(|ch| ch.is_whitespace() || ch.is_control() || ch == ',')
+            });
+            if !valid {
+                return Err(invalid("contact", format!("`{c}` is not an email address")));
+            }
+            Some(format!("mailto:{address}"))
+        }
+    };
+    let directory = match (raw.directory, raw.staging.unwrap_or(false)) {
+        (Some(_), true) => {
+            return Err(invalid(
+                "staging",
+                "`staging = true` picks Let's Encrypt staging; remove it or `directory`"
+                    .to_string(),
+            ));
+        }
+        (Some(url), false) => {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|e| invalid("directory", format!("`{url}`: {e}")))?;
+            if uri.scheme_str() != Some("https") || uri.host().is_none() {
+                return Err(invalid(
+                    "directory",
+                    format!("`{url}` must be an https:// URL (ACME runs over HTTPS)"),
+                ));
+            }
+            url
+        }
+        (None, true) => LETS_ENCRYPT_STAGING.to_string(),
+        (None, false) => LETS_ENCRYPT_PRODUCTION.to_string(),
+    };
+    let challenge = match raw.challenge.as_deref().unwrap_or("tls-alpn-01") {
+        "tls-alpn-01" => AcmeChallenge::TlsAlpn01,
+        "http-01" => {
+            if !have_http_listener {
+                return Err(invalid(
+                    "challenge",
+                    "http-01 is answered on the plain-HTTP listener: set server.http_listen \
+                     (port 80 as the CA sees it)"
+                        .to_string(),
+                ));
+            }
+            AcmeChallenge::Http01
+        }
+        other => {
+            return Err(invalid(
+                "challenge",
+                format!("`{other}` is not supported: use \"tls-alpn-01\" or \"http-01\""),
+            ));
+        }
+    };
+    Ok(AcmeSettings {
+        domains,
+        contact,
+        directory,
+        cache_dir: raw.cache_dir.unwrap_or_else(|| "certs/acme".into()).into(),
+        challenge,
+        ca_roots: raw.ca_roots.map(PathBuf::from),
+        certificate_per_domain: raw.certificate_per_domain.unwrap_or(false),
+    })
+}
+
+/// A host name a public CA can issue for: dot-separated labels of letters, digits and
+/// hyphens, at least two labels, not an IP address.
+fn check_dns_name(name: &str) -> Result<(), String> {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Err("IP addresses cannot get ACME certificates here; use a DNS name".to_string());
+    }
+    if name.len() > 253 {
+        return Err("longer than 253 characters".to_string());
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < 2 {
+        return Err("a public CA needs a full name like agent.example.com".to_string());
+    }
+    for label in labels {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(format!("`{label}` is not a valid DNS label"));
+        }
+    }
+    Ok(())
+}
+
 fn parse_listen(text: &str, allow_public_bind: bool) -> Result<SocketAddr, String> {
     let addr: SocketAddr = text
         .parse()
@@ -965,6 +1145,97 @@ mod tests {
         }
         let ok = format!("[server]\nhosts = [\"[::1]\", \"Agent.Example.com\"]\n{MINIMAL}");
         assert!(load(&ok, &[]).is_ok());
+    }
+
+    /// `[tls.acme]`: defaults, the staging switch, env overrides, and every bad value named.
+    #[test]
+    fn acme_settings() {
+        let base = MINIMAL.replace("self_signed = true", "");
+        let with = |acme: &str| format!("{base}\n[tls.acme]\n{acme}\n");
+        let cfg = load(
+            &with("domains = [\"Agent.Example.com\", \"agent.example.com\"]\ncontact = \"ops@example.com\""),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let TlsSettings::Acme(acme) = &cfg.tls else {
+            panic!("not ACME: {:?}", cfg.tls)
+        };
+        assert_eq!(acme.domains, vec!["agent.example.com".to_string()]);
+        assert_eq!(acme.contact.as_deref(), Some("mailto:ops@example.com"));
+        assert_eq!(acme.directory, LETS_ENCRYPT_PRODUCTION);
+        assert_eq!(acme.challenge, AcmeChallenge::TlsAlpn01);
+        assert_eq!(acme.cache_dir, PathBuf::from("certs/acme"));
+        let staging = load(&with("domains = [\"a.example.com\"]\nstaging = true"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&staging.tls, TlsSettings::Acme(a) if a.directory == LETS_ENCRYPT_STAGING)
+        );
+        let from_env = load(
+            &with(""),
+            &[("FRONTDOOR_TLS_ACME_DOMAINS", "a.example.com, b.example.com")],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&from_env.tls, TlsSettings::Acme(a) if a.domains.len() == 2));
+
+        for (acme, key, words) in [
+            ("", "tls.acme.domains", "list the names"),
+            (
+                "domains = [\"*.example.com\"]",
+                "tls.acme.domains",
+                "DNS-01",
+            ),
+            (
+                "domains = [\"203.0.113.7\"]",
+                "tls.acme.domains",
+                "IP addresses",
+            ),
+            ("domains = [\"localhost\"]", "tls.acme.domains", "full name"),
+            (
+                "domains = [\"a_b.example.com\"]",
+                "tls.acme.domains",
+                "not a valid DNS label",
+            ),
+            (
+                "domains = [\"a.example.com\"]\ncontact = \"nobody\"",
+                "tls.acme.contact",
+                "email",
+            ),
+            (
+                "domains = [\"a.example.com\"]\ndirectory = \"http://ca.example/dir\"",
+                "tls.acme.directory",
+                "https://",
+            ),
+            (
+                "domains = [\"a.example.com\"]\ndirectory = \"https://ca.example/dir\"\nstaging = true",
+                "tls.acme.staging",
+                "remove",
+            ),
+            (
+                "domains = [\"a.example.com\"]\nchallenge = \"dns-01\"",
+                "tls.acme.challenge",
+                "not supported",
+            ),
+            (
+                "domains = [\"a.example.com\"]\nchallenge = \"http-01\"",
+                "tls.acme.challenge",
+                "http_listen",
+            ),
+            (
+                "domains = [\"a.example.com\"]\nemail = \"x@example.com\"",
+                "email",
+                "unknown field",
+            ),
+        ] {
+            let err = error_text(&with(acme), &[]);
+            assert!(err.contains(key) && err.contains(words), "{acme}: {err}");
+        }
+        let both = format!("{MINIMAL}\n[tls.acme]\ndomains = [\"a.example.com\"]\n");
+        assert!(error_text(&both, &[]).contains("cannot be combined"));
+        let http01 = format!(
+            "[server]\nhttp_listen = \"127.0.0.1:8080\"\n{}",
+            with("domains = [\"a.example.com\"]\nchallenge = \"http-01\"")
+        );
+        assert!(load(&http01, &[]).is_ok());
     }
 
     /// A deny route needs nothing else and refuses auth or methods beside it.

@@ -58,6 +58,21 @@ pub struct RawTls {
     pub key: Option<String>,
     pub self_signed: Option<bool>,
     pub self_signed_hosts: Option<Vec<String>>,
+    pub acme: Option<RawAcme>,
+}
+
+/// `[tls.acme]`: certificates from an ACME CA (Let's Encrypt by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcme {
+    pub domains: Option<Vec<String>>,
+    pub contact: Option<String>,
+    pub directory: Option<String>,
+    pub staging: Option<bool>,
+    pub cache_dir: Option<String>,
+    pub challenge: Option<String>,
+    pub ca_roots: Option<String>,
+    pub certificate_per_domain: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

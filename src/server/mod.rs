@@ -2,6 +2,7 @@
 //! HTTP/1.1 or HTTP/2 by ALPN, timeouts for slow and idle clients, the plain-HTTP redirect
 //! listener, and graceful shutdown that lets in-flight requests and tunnels finish.
 
+pub mod acme;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -27,7 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::basic::BasicAuth;
-use crate::config::Config;
+use crate::config::{AcmeChallenge, Config, TlsSettings};
 use crate::handler::{self, AppState, Runtime};
 use crate::proxy::Upstream;
 use crate::responses::{self, Body, BoxError};
@@ -92,7 +93,16 @@ impl RunningServer {
         };
         let config = Config::load(&path)?;
         refuse_on_errors(&config)?;
-        let certificate = tls::obtain_certificate(&config.tls)?;
+        let acme_before = matches!(current.config.tls, TlsSettings::Acme(_));
+        let acme_after = matches!(config.tls, TlsSettings::Acme(_));
+        let certificate = if acme_before || acme_after {
+            if current.config.tls != config.tls {
+                tracing::warn!("[tls] changes to or from [tls.acme] take effect on restart");
+            }
+            None
+        } else {
+            Some(tls::obtain_certificate(&config.tls)?)
+        };
         let runtime = build_runtime(config, &self.state.tunnels)?;
         let (old, new) = (&current.config.server, &runtime.config.server);
         if old.listen != new.listen || old.http_listen != new.http_listen {
@@ -104,8 +114,10 @@ impl RunningServer {
         if old.max_connections != new.max_connections {
             tracing::warn!("server.max_connections takes effect on restart");
         }
-        note_certificate_expiry(&self.state.metrics, &certificate);
-        self.certificate.set(certificate);
+        if let Some(certificate) = certificate {
+            note_certificate_expiry(&self.state.metrics, &certificate);
+            self.certificate.set(certificate);
+        }
         self.state.lockout.set_settings(runtime.config.lockout);
         let routes = runtime.config.routes.len();
         self.state.runtime.store(Arc::new(runtime));
@@ -186,8 +198,8 @@ type CertificateFiles = (
 fn watch_certificate(state: &AppState, seen: &mut Option<CertificateFiles>) {
     let runtime = state.runtime.load_full();
     let (cert, key) = match &runtime.config.tls {
-        crate::config::TlsSettings::Files { cert, key }
-        | crate::config::TlsSettings::SelfSigned { cert, key, .. } => (cert, key),
+        TlsSettings::Files { cert, key } | TlsSettings::SelfSigned { cert, key, .. } => (cert, key),
+        TlsSettings::Acme(_) => return, // renewed by the ACME task
     };
     let now = (
         crate::files::fingerprint(cert),
@@ -240,6 +252,7 @@ fn refuse_on_errors(config: &Config) -> Result<(), ServeError> {
         match f.severity {
             crate::check::Severity::Error => errors.push(f.to_string()),
             crate::check::Severity::Warning => tracing::warn!("{f}"),
+            crate::check::Severity::Info => tracing::info!("{f}"),
         }
     }
     if errors.is_empty() {
@@ -289,10 +302,33 @@ pub fn build_runtime(config: Config, tunnels: &TaskTracker) -> Result<Runtime, S
 pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     refuse_on_errors(&config)?;
     let metrics = crate::metrics::Metrics::new();
-    let certified = tls::obtain_certificate(&config.tls)?;
-    note_certificate_expiry(&metrics, &certified);
-    let certificate = CertificateSlot::new(certified);
-    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(certificate.clone())?));
+    let (certificate, acme_initial) = match &config.tls {
+        TlsSettings::Acme(settings) => {
+            let initial = acme::initial(settings)?;
+            let Some(first) = initial.first() else {
+                return Err(tls::TlsError::Generate("[tls.acme] names no domain".into()).into());
+            };
+            let slot = CertificateSlot::new(first.key.clone());
+            for start in &initial {
+                slot.set_named(&start.group.domains, start.key.clone());
+                if let Some((_, not_after)) = start.validity {
+                    metrics.certificate_expires_at(not_after);
+                }
+            }
+            (slot, Some((settings.clone(), initial)))
+        }
+        other => {
+            let certified = tls::obtain_certificate(other)?;
+            note_certificate_expiry(&metrics, &certified);
+            (CertificateSlot::new(certified), None)
+        }
+    };
+    let tls_alpn_challenge = matches!(&config.tls,
+        TlsSettings::Acme(a) if a.challenge == AcmeChallenge::TlsAlpn01);
+    let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(
+        certificate.clone(),
+        tls_alpn_challenge,
+    )?));
     let tunnels = TaskTracker::new();
     let runtime = build_runtime(config, &tunnels)?;
     let config = &runtime.config;
@@ -341,6 +377,9 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));
+    if let Some((settings, initial)) = acme_initial {
+        acme::spawn(settings, initial, state.clone(), shutdown_rx.clone());
+    }
     let connections = TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let mut accept_tasks = Vec::new();
@@ -612,6 +651,10 @@ async fn accept_https(
                 }
             };
             state.metrics.tls_handshake("ok");
+            if tls.get_ref().1.alpn_protocol() == Some(tls::ACME_TLS_ALPN) {
+                // A CA validating TLS-ALPN-01: the handshake was the answer; no HTTP follows.
+                return;
+            }
             let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let activity = Arc::new(Activity::new(!is_h2));
             let service = {
@@ -939,7 +982,10 @@ async fn accept_plain_http(
                 service_fn(move |req: Request<Incoming>| {
                     let guard = activity.begin();
                     let runtime = state.runtime.load_full();
-                    let response = redirect_to_https(&req, https_port, &runtime.config);
+                    let response = match acme_http_challenge(&req, &state, &runtime.config) {
+                        Some(answer) => answer,
+                        None => redirect_to_https(&req, https_port, &runtime.config),
+                    };
                     async move { Ok::<_, Infallible>(response.map(|b| track(b, guard))) }
                 })
             };
@@ -963,6 +1009,42 @@ async fn accept_plain_http(
             .await;
         });
     }
+}
+
+/// Answers `GET /.well-known/acme-challenge/TOKEN` when `[tls.acme]` uses HTTP-01: the key
+/// authorization for a token of an order in progress, else 404. None for other requests.
+fn acme_http_challenge(
+    req: &Request<Incoming>,
+    state: &AppState,
+    config: &Config,
+) -> Option<Response<Body>> {
+    let TlsSettings::Acme(acme) = &config.tls else {
+        return None;
+    };
+    if acme.challenge != AcmeChallenge::Http01 {
+        return None;
+    }
+    let token = req
+        .uri()
+        .path()
+        .strip_prefix("/.well-known/acme-challenge/")?;
+    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+        return None;
+    }
+    let answer = state.certificate.challenges.http(token);
+    let mut response = match answer {
+        Some(key_authorization) => Response::new(responses::full(Bytes::from(key_authorization))),
+        None => {
+            let mut r = Response::new(responses::full(Bytes::from_static(b"not found\n")));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    Some(response)
 }
 
 /// Builds the 308. The host comes from the request only if it is one this front door

@@ -2,8 +2,9 @@
 //! server config (TLS 1.2/1.3 only, ALPN h2 and http/1.1) with a certificate that can be
 //! swapped without a restart.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
@@ -33,27 +34,109 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The certificate served to every handshake; `set` swaps it for new handshakes only.
+/// The ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+/// The certificates served to handshakes. `set` and `set_named` swap them for new
+/// handshakes only; open connections keep theirs.
+///
+/// A handshake gets the certificate for its SNI name when one was set for that name (ACME
+/// with one certificate per domain), else the default one. A handshake that offers only the
+/// `acme-tls/1` protocol is a CA validating a TLS-ALPN-01 challenge: it gets that name's
+/// challenge certificate or no certificate at all, never a real one.
 #[derive(Debug)]
 pub struct CertificateSlot {
     current: ArcSwap<CertifiedKey>,
+    by_name: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+    /// ACME challenges being validated right now.
+    pub challenges: Challenges,
+}
+
+/// Answers to ACME challenges in progress, by name (TLS-ALPN-01) and by token (HTTP-01).
+#[derive(Debug, Default)]
+pub struct Challenges {
+    tls_alpn: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+    http: Mutex<HashMap<String, String>>,
+}
+
+impl Challenges {
+    pub fn add_tls_alpn(&self, name: &str, key: CertifiedKey) {
+        lock(&self.tls_alpn).insert(name.to_ascii_lowercase(), Arc::new(key));
+    }
+
+    pub fn remove_tls_alpn(&self, name: &str) {
+        lock(&self.tls_alpn).remove(&name.to_ascii_lowercase());
+    }
+
+    fn tls_alpn(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        lock(&self.tls_alpn)
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+    }
+
+    pub fn add_http(&self, token: &str, key_authorization: &str) {
+        lock(&self.http).insert(token.to_string(), key_authorization.to_string());
+    }
+
+    pub fn remove_http(&self, token: &str) {
+        lock(&self.http).remove(token);
+    }
+
+    /// The key authorization to answer `GET /.well-known/acme-challenge/TOKEN` with.
+    pub fn http(&self, token: &str) -> Option<String> {
+        lock(&self.http).get(token).cloned()
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-insert; the map is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl CertificateSlot {
     pub fn new(key: CertifiedKey) -> Arc<Self> {
         Arc::new(CertificateSlot {
             current: ArcSwap::from_pointee(key),
+            by_name: ArcSwap::from_pointee(HashMap::new()),
+            challenges: Challenges::default(),
         })
     }
 
     pub fn set(&self, key: CertifiedKey) {
         self.current.store(Arc::new(key));
     }
+
+    /// Serves `key` to handshakes whose SNI is one of `names` (lower-case).
+    pub fn set_named(&self, names: &[String], key: CertifiedKey) {
+        let key = Arc::new(key);
+        let mut map = HashMap::clone(&self.by_name.load());
+        for name in names {
+            map.insert(name.to_ascii_lowercase(), key.clone());
+        }
+        self.by_name.store(Arc::new(map));
+    }
+
+    /// The certificate a handshake for `name` (its SNI) gets now.
+    pub fn current_for(&self, name: Option<&str>) -> Arc<CertifiedKey> {
+        name.and_then(|n| self.by_name.load().get(&n.to_ascii_lowercase()).cloned())
+            .unwrap_or_else(|| self.current.load_full())
+    }
 }
 
 impl ResolvesServerCert for CertificateSlot {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.load_full())
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let acme_only = hello
+            .alpn()
+            .map(|mut protocols| protocols.all(|p| p == ACME_TLS_ALPN))
+            .unwrap_or(false);
+        if acme_only {
+            return hello
+                .server_name()
+                .and_then(|n| self.challenges.tls_alpn(n));
+        }
+        Some(self.current_for(hello.server_name()))
     }
 }
 
@@ -104,7 +187,32 @@ pub fn obtain_certificate(settings: &TlsSettings) -> Result<CertifiedKey, TlsErr
             }
             load_certified_key(cert, key)
         }
+        TlsSettings::Acme(acme) => self_signed_in_memory(&acme.domains),
     }
+}
+
+/// A throw-away self-signed certificate for `hosts`, never written to disk: what an ACME
+/// front door serves until its first certificate arrives.
+pub fn self_signed_in_memory(hosts: &[String]) -> Result<CertifiedKey, TlsError> {
+    let generated = rcgen::generate_simple_self_signed(hosts.to_vec())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    CertifiedKey::from_der(vec![generated.cert.der().clone()], key, &provider())
+        .map_err(|e| TlsError::Generate(e.to_string()))
+}
+
+/// Parses a PEM chain and key held in memory (an ACME order's result, the ACME cache).
+pub fn certified_key_from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate chain: {e}"))?;
+    if chain.is_empty() {
+        return Err("no certificate in the chain".to_string());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("private key: {e}"))?;
+    CertifiedKey::from_der(chain, key, &provider())
+        .map_err(|e| format!("the key does not match the certificate: {e}"))
 }
 
 /// Generates an ECDSA P-256 key and a self-signed certificate for `hosts`, written 0600.
@@ -129,7 +237,12 @@ pub fn write_private(path: &Path, content: &[u8]) -> Result<(), TlsError> {
 /// The server's cipher order wins, with AES-128-GCM first: as strong as needed for these
 /// sessions, and its SHA-256 key schedule runs on the CPU's SHA extensions where AES-256's
 /// SHA-384 does not. One TLS 1.3 ticket per handshake is enough for resumption.
-pub fn server_config(slot: Arc<CertificateSlot>) -> Result<rustls::ServerConfig, TlsError> {
+///
+/// With `acme_tls_alpn`, `acme-tls/1` is offered too, for TLS-ALPN-01 validations.
+pub fn server_config(
+    slot: Arc<CertificateSlot>,
+    acme_tls_alpn: bool,
+) -> Result<rustls::ServerConfig, TlsError> {
     let mut provider = (*provider()).clone();
     provider
         .cipher_suites
@@ -144,6 +257,9 @@ pub fn server_config(slot: Arc<CertificateSlot>) -> Result<rustls::ServerConfig,
         .with_no_client_auth()
         .with_cert_resolver(slot);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if acme_tls_alpn {
+        config.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+    }
     config.ignore_client_order = true;
     config.send_tls13_tickets = 1;
     Ok(config)
@@ -152,6 +268,11 @@ pub fn server_config(slot: Arc<CertificateSlot>) -> Result<rustls::ServerConfig,
 /// When a DER certificate stops being valid (its `notAfter`), in seconds since the epoch.
 /// A few lines of DER walking instead of an X.509 crate: only this one field is needed.
 pub fn not_after_unix(cert_der: &[u8]) -> Option<i64> {
+    validity_unix(cert_der).map(|(_, not_after)| not_after)
+}
+
+/// A DER certificate's `notBefore` and `notAfter`, in seconds since the epoch.
+pub fn validity_unix(cert_der: &[u8]) -> Option<(i64, i64)> {
     let (_, certificate, _) = der_tlv(cert_der).filter(|(tag, _, _)| *tag == 0x30)?;
     let (_, tbs, _) = der_tlv(certificate).filter(|(tag, _, _)| *tag == 0x30)?;
     let mut rest = tbs;
@@ -162,9 +283,9 @@ pub fn not_after_unix(cert_der: &[u8]) -> Option<i64> {
         rest = der_tlv(rest)?.2; // serialNumber, signature, issuer
     }
     let (_, validity, _) = der_tlv(rest).filter(|(tag, _, _)| *tag == 0x30)?;
-    let after = der_tlv(validity)?.2; // skip notBefore
-    let (tag, time, _) = der_tlv(after)?;
-    der_time(tag, time)
+    let (before_tag, before, after) = der_tlv(validity)?;
+    let (after_tag, after, _) = der_tlv(after)?;
+    Some((der_time(before_tag, before)?, der_time(after_tag, after)?))
 }
 
 /// One DER tag-length-value: (tag, content, what follows).
