@@ -44,6 +44,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The certificate every handshake gets; replaced on reload and when its files change.
     pub certificate: Arc<crate::server::tls::CertificateSlot>,
+    /// The OpenID provider, discovered at start (`[auth.oidc]`); kept across reloads.
+    pub oidc: Option<Arc<crate::auth::oidc::Oidc>>,
 }
 
 /// One config and what was built from it: upstream clients (by `Route::upstream`) and the
@@ -64,6 +66,8 @@ struct AccessRecord {
     route: Option<String>,
     user: Option<String>,
     denied: Option<&'static str>,
+    /// Cookies to set on whatever the answer is (a renewed or ended session, a login).
+    set_cookies: Vec<String>,
 }
 
 /// Serves one request. Never fails: every refusal is a response.
@@ -83,14 +87,18 @@ pub async fn handle(
         route: None,
         user: None,
         denied: None,
+        set_cookies: Vec::new(),
     };
-    let response = match through(&state, &runtime, peer, req, &mut record).await {
+    let mut response = match through(&state, &runtime, peer, req, &mut record).await {
         Ok(response) => response,
         Err((reason, denial)) => {
             record.denied = Some(reason);
             denial.into_response(json)
         }
     };
+    for cookie in std::mem::take(&mut record.set_cookies) {
+        crate::auth::oidc::append_cookie(&mut response, &cookie);
+    }
     log_access(&record, &response, started);
     state
         .metrics
@@ -128,9 +136,54 @@ async fn through(
 
     // 2. frontdoor's own paths never reach the upstream.
     if target.path == "/_frontdoor" || target.path.starts_with("/_frontdoor/") {
-        return match target.path.as_str() {
-            "/_frontdoor/health" => Ok(responses::json_ok("{\"status\":\"ok\"}\n")),
-            _ => Err(("unlisted path", Denial::NotFound)),
+        if target.path == "/_frontdoor/health" {
+            return Ok(responses::json_ok("{\"status\":\"ok\"}\n"));
+        }
+        let Some(oidc) = state.oidc.as_deref() else {
+            return Err(("unlisted path", Denial::NotFound));
+        };
+        if *req.method() != Method::GET && *req.method() != Method::HEAD {
+            return Err((
+                "method not allowed",
+                Denial::MethodNotAllowed {
+                    allow: vec![Method::GET, Method::HEAD],
+                },
+            ));
+        }
+        let path = target.path.as_str();
+        return if path == oidc.settings.redirect_path {
+            match oidc.callback(target.query.as_deref(), req.headers()).await {
+                Ok(response) => Ok(response),
+                Err(reason) => {
+                    tracing::warn!(reason, client = %peer.ip(), "OIDC sign-in failed");
+                    record.denied = Some("sign-in failed");
+                    Ok(crate::auth::oidc::page(
+                        http::StatusCode::BAD_REQUEST,
+                        "Sign-in failed",
+                        &format!(
+                            "<p>{}</p><p><a href=\"/_frontdoor/login\">Sign in again</a></p>",
+                            crate::auth::oidc::escape_html(&reason)
+                        ),
+                    ))
+                }
+            }
+        } else if path == "/_frontdoor/login" {
+            let return_to = target
+                .query
+                .as_deref()
+                .and_then(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .find(|(k, _)| k == "rd")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .unwrap_or_else(|| "/".to_string());
+            Ok(oidc.login_redirect(&return_to))
+        } else if path == "/_frontdoor/logout" {
+            Ok(oidc.logout(req.headers()))
+        } else if path == "/_frontdoor/userinfo" {
+            Ok(oidc.userinfo(req.headers()))
+        } else {
+            Err(("unlisted path", Denial::NotFound))
         };
     }
 
@@ -155,17 +208,28 @@ async fn through(
     //    get 429 before their password is even looked at.
     let client =
         crate::proxy::client_address(peer.ip(), req.headers(), &config.server.trusted_proxies);
+    let return_to = target.path_and_query();
+    let facts = auth::RequestFacts {
+        method: req.method(),
+        return_to: &return_to,
+    };
     let identity: Option<Identity> = auth::authenticate(
         route,
         req.headers(),
+        &facts,
         client,
         runtime.basic.as_deref(),
+        state.oidc.as_deref(),
         &state.lockout,
         &state.metrics,
+        &mut record.set_cookies,
     )
     .await
     .map_err(|denial| match denial {
         Denial::TooManyRequests { .. } => ("login banned", denial),
+        Denial::SignIn { .. } => ("sign-in required", denial),
+        Denial::SignInRequired => ("not signed in", denial),
+        Denial::Forbidden { .. } => ("not allowed", denial),
         _ => ("bad credentials", denial),
     })?;
     record.user = identity.as_ref().map(|i| i.user.clone());

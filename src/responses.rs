@@ -49,6 +49,17 @@ pub enum Denial {
     },
     BadGateway,
     GatewayTimeout,
+    /// No session and not a browser navigation (an API call, fetch, upgrade): 401 with a
+    /// Bearer challenge, never a redirect.
+    SignInRequired,
+    /// A browser navigating without a session: 302 to the provider.
+    SignIn {
+        location: String,
+    },
+    /// Signed in, but the route's allow rules do not include this identity.
+    Forbidden {
+        who: String,
+    },
 }
 
 impl Denial {
@@ -64,6 +75,9 @@ impl Denial {
             Denial::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Denial::BadGateway => StatusCode::BAD_GATEWAY,
             Denial::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Denial::SignInRequired => StatusCode::UNAUTHORIZED,
+            Denial::SignIn { .. } => StatusCode::FOUND,
+            Denial::Forbidden { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -71,7 +85,27 @@ impl Denial {
     pub fn into_response(self, json: bool) -> Response<Body> {
         let status = self.status();
         let reason = status.canonical_reason().unwrap_or("Error");
-        let (content_type, body) = if json {
+        let (content_type, body) = if let Denial::Forbidden { who } = &self {
+            if json {
+                (
+                    "application/json",
+                    serde_json::json!({"error": "forbidden", "status": 403, "signed_in_as": who})
+                        .to_string()
+                        + "\n",
+                )
+            } else {
+                (
+                    "text/html; charset=utf-8",
+                    format!(
+                        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>403 Forbidden</title></head>\
+                         <body><h1>403 Forbidden</h1><p>You are signed in as <b>{}</b>, who may not \
+                         open this page.</p><p><a href=\"/_frontdoor/logout\">Sign out</a> to sign in \
+                         as someone else.</p></body></html>\n",
+                        crate::auth::oidc::escape_html(who)
+                    ),
+                )
+            }
+        } else if json || self == Denial::SignInRequired {
             (
                 "application/json",
                 format!(
@@ -112,6 +146,17 @@ impl Denial {
                 let list: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
                 if let Ok(v) = HeaderValue::from_str(&list.join(", ")) {
                     headers.insert(header::ALLOW, v);
+                }
+            }
+            Denial::SignInRequired => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"frontdoor\""),
+                );
+            }
+            Denial::SignIn { location } => {
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    headers.insert(header::LOCATION, v);
                 }
             }
             Denial::TooManyRequests { retry_after_secs } => {

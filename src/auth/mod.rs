@@ -2,6 +2,7 @@
 
 pub mod basic;
 pub mod htpasswd;
+pub mod oidc;
 pub mod passwd;
 
 use std::net::IpAddr;
@@ -20,6 +21,27 @@ use basic::{BasicAuth, parse_basic_header};
 pub struct Identity {
     pub user: String,
     pub method: AuthMethod,
+    /// From an OpenID provider: the verified email and the groups, for the upstream.
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+}
+
+impl Identity {
+    fn basic(user: String) -> Identity {
+        Identity {
+            user,
+            method: AuthMethod::Basic,
+            email: None,
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// What the authentication step needs to know about the request besides its headers.
+pub struct RequestFacts<'a> {
+    pub method: &'a http::Method,
+    /// The normalized path and query: where a login started here returns to.
+    pub return_to: &'a str,
 }
 
 /// The authentication step. Runs after the route decision, only for routes that need it.
@@ -27,13 +49,17 @@ pub struct Identity {
 /// Returns `Ok(None)` for a public route, `Ok(Some(identity))` when one of the route's
 /// methods accepted the request, and the denial otherwise: 401 with a challenge, or 429
 /// while the user or the client address is banned (checked before any password is).
+#[allow(clippy::too_many_arguments)]
 pub async fn authenticate(
     route: &Route,
     headers: &HeaderMap,
+    facts: &RequestFacts<'_>,
     client: IpAddr,
     basic: Option<&BasicAuth>,
+    oidc: Option<&oidc::Oidc>,
     lockout: &Lockout,
     metrics: &Metrics,
+    set_cookies: &mut Vec<String>,
 ) -> Result<Option<Identity>, Denial> {
     if route.is_public() {
         return Ok(None);
@@ -41,6 +67,32 @@ pub async fn authenticate(
     let mut realm = "frontdoor".to_string();
     for method in &route.auth {
         match method {
+            AuthMethod::OidcBearer => {
+                let (Some(oidc), Some(token)) = (oidc, bearer_token(headers)) else {
+                    continue;
+                };
+                return match oidc.verify_bearer(token, oidc::now_unix()).await {
+                    Ok(identity) => admit(route, oidc, identity, AuthMethod::OidcBearer).map(Some),
+                    Err(e) => {
+                        tracing::warn!(client = %client, reason = %e, "bearer token refused");
+                        Err(Denial::SignInRequired)
+                    }
+                };
+            }
+            AuthMethod::Oidc => {
+                let Some(oidc) = oidc else { continue };
+                match oidc.check_session(headers).await {
+                    oidc::SessionCheck::Valid {
+                        identity,
+                        set_cookies: renewed,
+                    } => {
+                        set_cookies.extend(renewed);
+                        return admit(route, oidc, identity, AuthMethod::Oidc).map(Some);
+                    }
+                    oidc::SessionCheck::Ended { set_cookies: clear } => set_cookies.extend(clear),
+                    oidc::SessionCheck::Absent => {}
+                }
+            }
             AuthMethod::Basic => {
                 // Validation guarantees [auth.basic] exists for a route that names it.
                 let Some(basic) = basic else { continue };
@@ -62,10 +114,7 @@ pub async fn authenticate(
                 if basic.is_cached(&credentials) {
                     metrics.login_cache_hit();
                     lockout.record_success(&credentials.user);
-                    return Ok(Some(Identity {
-                        user: credentials.user,
-                        method: AuthMethod::Basic,
-                    }));
+                    return Ok(Some(Identity::basic(credentials.user)));
                 }
                 // Anything else is an attempt: it counts toward the limits while its hash is
                 // computed, and as a failure if the client goes away before the outcome.
@@ -79,10 +128,7 @@ pub async fn authenticate(
                         metrics.login_cache_hit();
                     }
                     attempt.succeeded();
-                    return Ok(Some(Identity {
-                        user: credentials.user,
-                        method: AuthMethod::Basic,
-                    }));
+                    return Ok(Some(Identity::basic(credentials.user)));
                 }
                 tracing::warn!(
                     user = %loggable_user(&credentials.user),
@@ -104,7 +150,61 @@ pub async fn authenticate(
             }
         }
     }
-    Err(Denial::Unauthorized { realm })
+    // Nobody proved who they are. A browser on a route with OIDC login goes to the
+    // provider; everything else gets a 401 (a Basic challenge where Basic is accepted).
+    if let Some(oidc) = oidc
+        && route.auth.contains(&AuthMethod::Oidc)
+        && oidc::is_browser_navigation(facts.method, headers)
+    {
+        let (location, cookie) = oidc.start_login(facts.return_to);
+        set_cookies.extend(cookie);
+        return Err(Denial::SignIn { location });
+    }
+    if route.auth.contains(&AuthMethod::Basic) {
+        Err(Denial::Unauthorized { realm })
+    } else {
+        Err(Denial::SignInRequired)
+    }
+}
+
+/// `Authorization: Bearer TOKEN` (exactly one Authorization header).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    let text = value.to_str().ok()?;
+    let (scheme, token) = text.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// An OIDC identity passes when the route's allow rules include it; else 403 saying who.
+fn admit(
+    route: &Route,
+    oidc: &oidc::Oidc,
+    identity: oidc::OidcIdentity,
+    method: AuthMethod,
+) -> Result<Identity, Denial> {
+    if !route
+        .access
+        .allows(identity.email.as_deref(), &identity.groups)
+    {
+        let who = identity
+            .email
+            .clone()
+            .unwrap_or_else(|| identity.sub.clone());
+        tracing::warn!(user = %who, route = %route.path, "signed in, but not allowed on this route");
+        return Err(Denial::Forbidden { who });
+    }
+    Ok(Identity {
+        user: oidc.user_name(&identity),
+        method,
+        email: identity.email,
+        groups: identity.groups,
+    })
 }
 
 /// A user name as it may appear in a log line: people type passwords into the name field,

@@ -96,6 +96,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     pub ui: UiSwitches,
     pub basic: Option<BasicSettings>,
+    pub oidc: Option<OidcSettings>,
+    pub session: Option<SessionSettings>,
     pub lockout: LockoutSettings,
     pub routes: Vec<Route>,
     pub table: RouteTable,
@@ -188,10 +190,82 @@ pub struct BasicSettings {
     pub realm: String,
 }
 
+/// `allow_emails`, `allow_email_domains`, `allow_groups` of a route, lower-cased (groups as
+/// written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessRules {
+    pub emails: Vec<String>,
+    pub email_domains: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl AccessRules {
+    pub fn is_empty(&self) -> bool {
+        self.emails.is_empty() && self.email_domains.is_empty() && self.groups.is_empty()
+    }
+
+    /// Whether an identity with this (verified) email and these groups may pass.
+    pub fn allows(&self, email: Option<&str>, groups: &[String]) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let email = email.map(str::to_ascii_lowercase);
+        if let Some(email) = &email {
+            if self.emails.iter().any(|e| e == email) {
+                return true;
+            }
+            if let Some((_, domain)) = email.rsplit_once('@')
+                && self.email_domains.iter().any(|d| d == domain)
+            {
+                return true;
+            }
+        }
+        groups.iter().any(|g| self.groups.contains(g))
+    }
+}
+
+/// `[auth.oidc]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// Exactly as configured; the discovery document must name the same.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Absolute URL registered with the provider; its path is under `/_frontdoor/callback`.
+    pub redirect_url: String,
+    pub redirect_path: String,
+    pub scopes: Vec<String>,
+    pub groups_claim: String,
+    /// `sub` or `email`: what X-Forwarded-User carries.
+    pub user_claim: UserClaim,
+    /// The `aud` bearer tokens must carry.
+    pub audience: String,
+    pub post_logout_redirect_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserClaim {
+    Sub,
+    Email,
+}
+
+/// `[session]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub cookie_key: Vec<u8>,
+    pub previous_keys: Vec<Vec<u8>>,
+    pub lifetime: Duration,
+    pub refresh_interval: Duration,
+}
+
 /// A way a request may prove who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     Basic,
+    /// A browser session from an OpenID provider login (`[auth.oidc]`, `[session]`).
+    Oidc,
+    /// `Authorization: Bearer <JWT>` signed by the same provider, for programs.
+    OidcBearer,
 }
 
 /// One `[[route]]` after validation.
@@ -207,6 +281,9 @@ pub struct Route {
     pub forward_authorization: bool,
     /// Index into `Config::upstreams`.
     pub upstream: usize,
+    /// Who among OIDC identities may pass (any match); empty rules let every signed-in
+    /// identity in. Basic logins are not subject to them.
+    pub access: AccessRules,
     /// `deny = true`: this path (and below, unless exact) answers 404 like an unlisted
     /// one, even under a broader route (the longest match wins).
     pub deny: bool,
@@ -243,6 +320,7 @@ impl Config {
                     file: file.to_string(),
                     message: e.to_string().trim_end().to_string(),
                 })?;
+        refuse_literal_secrets(&table, file)?;
         apply_env_overrides(&mut table, env);
         resolve_references(&mut table, "", env, file)?;
         let raw: RawConfig =
@@ -256,11 +334,47 @@ impl Config {
     }
 }
 
+/// Secrets that must not sit in the config file itself: each must be a `${ENV}` or `file:`
+/// reference (an environment override is fine too).
+const SECRET_KEYS: &[(&str, &str, &str)] = &[
+    ("auth", "oidc", "client_secret"),
+    ("session", "cookie_key", ""),
+];
+
+fn refuse_literal_secrets(table: &toml::Table, file: &str) -> Result<(), ConfigError> {
+    for (section, key, subkey) in SECRET_KEYS {
+        let value = table.get(*section).and_then(|v| v.get(*key));
+        let (value, name) = if subkey.is_empty() {
+            (value, format!("{section}.{key}"))
+        } else {
+            (
+                value.and_then(|v| v.get(*subkey)),
+                format!("{section}.{key}.{subkey}"),
+            )
+        };
+        let Some(toml::Value::String(text)) = value else {
+            continue;
+        };
+        if !(text.starts_with("${") || text.starts_with("file:")) {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                key: name,
+                problem: "is a secret written into the config: use a reference like \
+                          \"${FRONTDOOR_OIDC_SECRET}\" or \"file:/etc/frontdoor/oidc-secret\""
+                    .to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Sections whose scalar keys can be set as `FRONTDOOR_<SECTION>_<KEY>`; longest prefix first
 /// so `AUTH_BASIC_REALM` is not read as section `auth`.
 const OVERRIDABLE_SECTIONS: &[(&str, &[&str])] = &[
     ("AUTH_BASIC_", &["auth", "basic"]),
     ("AUTH_LOCKOUT_", &["auth", "lockout"]),
+    ("AUTH_OIDC_", &["auth", "oidc"]),
+    ("SESSION_", &["session"]),
     ("SERVER_", &["server"]),
     ("TLS_ACME_", &["tls", "acme"]),
     ("TLS_", &["tls"]),
@@ -321,7 +435,14 @@ fn apply_env_overrides(table: &mut toml::Table, env: &Env) {
 }
 
 /// Keys whose value is a list, so an override of a key the file does not set is still typed.
-const LIST_KEYS: &[&str] = &["hosts", "trusted_proxies", "self_signed_hosts", "domains"];
+const LIST_KEYS: &[&str] = &[
+    "hosts",
+    "trusted_proxies",
+    "self_signed_hosts",
+    "domains",
+    "scopes",
+    "previous_keys",
+];
 
 fn comma_list(value: &str) -> toml::Value {
     toml::Value::Array(
@@ -593,6 +714,16 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         }
     };
 
+    // [auth.oidc] and [session]
+    let oidc = match raw.auth.oidc {
+        None => None,
+        Some(o) => Some(oidc_settings(o, file)?),
+    };
+    let session = match raw.session {
+        None => None,
+        Some(s) => Some(session_settings(s, file)?),
+    };
+
     // [auth.lockout]
     let raw_lockout = raw.auth.lockout.unwrap_or_default();
     let defaults = LockoutSettings::default();
@@ -708,11 +839,31 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
                     }
                     auth.push(AuthMethod::Basic);
                 }
+                "oidc" => {
+                    if oidc.is_none() || session.is_none() {
+                        return Err(invalid(
+                            &key("auth"),
+                            "uses \"oidc\" but [auth.oidc] and [session] are not both configured"
+                                .to_string(),
+                        ));
+                    }
+                    auth.push(AuthMethod::Oidc);
+                }
+                "oidc_bearer" => {
+                    if oidc.is_none() {
+                        return Err(invalid(
+                            &key("auth"),
+                            "uses \"oidc_bearer\" but [auth.oidc] is not configured".to_string(),
+                        ));
+                    }
+                    auth.push(AuthMethod::OidcBearer);
+                }
                 other => {
                     return Err(invalid(
                         &key("auth"),
                         format!(
-                            "unknown or unsupported auth method `{other}` (known: none, basic)"
+                            "unknown or unsupported auth method `{other}` \
+                             (known: none, basic, oidc, oidc_bearer)"
                         ),
                     ));
                 }
@@ -722,6 +873,32 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             return Err(invalid(
                 &key("auth"),
                 "is empty: write \"none\" for a public route".to_string(),
+            ));
+        }
+        let lower = |list: Option<Vec<String>>| -> Vec<String> {
+            list.unwrap_or_default()
+                .into_iter()
+                .map(|v| v.trim().to_ascii_lowercase())
+                .collect()
+        };
+        let access = AccessRules {
+            emails: lower(r.allow_emails.clone()),
+            email_domains: lower(r.allow_email_domains.clone())
+                .into_iter()
+                .map(|d| d.trim_start_matches('@').to_string())
+                .collect(),
+            groups: r.allow_groups.clone().unwrap_or_default(),
+        };
+        if !access.is_empty()
+            && !auth
+                .iter()
+                .any(|m| matches!(m, AuthMethod::Oidc | AuthMethod::OidcBearer))
+        {
+            return Err(invalid(
+                &key("allow_emails"),
+                "allow_emails, allow_email_domains and allow_groups apply to OIDC identities: \
+                 add \"oidc\" or \"oidc_bearer\" to auth"
+                    .to_string(),
             ));
         }
         rules.push(RouteRule {
@@ -738,6 +915,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
             max_body_bytes: r.max_body_bytes,
             forward_authorization: r.forward_authorization.unwrap_or(false),
             upstream,
+            access,
             deny,
         });
     }
@@ -771,6 +949,8 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         max_body_bytes: raw.limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         ui,
         basic,
+        oidc,
+        session,
         lockout,
         table: RouteTable::new(rules, ui),
         routes,
@@ -823,6 +1003,185 @@ fn upstream_settings(
 
 /// Parses a listen address and applies the bind guard: a non-loopback address (0.0.0.0, [::],
 /// or a real interface) exposes the front door to the network, so it must be acknowledged.
+/// Whether `url` may be used to talk to an identity provider: https, or http on a loopback
+/// address (a provider on the same machine, and the tests).
+pub fn provider_url_allowed(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    match (uri.scheme_str(), uri.host()) {
+        (Some("https"), Some(_)) => true,
+        (Some("http"), Some(host)) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
+fn oidc_settings(raw: raw::RawOidc, file: &str) -> Result<OidcSettings, ConfigError> {
+    let invalid = |k: &str, problem: String| ConfigError::Invalid {
+        file: file.to_string(),
+        key: format!("auth.oidc.{k}"),
+        problem,
+    };
+    let required = |value: Option<String>, k: &str| {
+        value
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| invalid(k, "is required".to_string()))
+    };
+    let issuer = required(raw.issuer, "issuer")?;
+    if !provider_url_allowed(&issuer) {
+        return Err(invalid(
+            "issuer",
+            format!("`{issuer}` must be an https:// URL (http only on a loopback address)"),
+        ));
+    }
+    let client_id = required(raw.client_id, "client_id")?;
+    let client_secret = required(raw.client_secret, "client_secret")?;
+    let redirect_url = required(raw.redirect_url, "redirect_url")?;
+    let redirect_uri: http::Uri = redirect_url
+        .parse()
+        .map_err(|e| invalid("redirect_url", format!("`{redirect_url}`: {e}")))?;
+    let redirect_path = redirect_uri.path().to_string();
+    if redirect_uri.scheme_str() != Some("https")
+        || redirect_uri.host().is_none()
+        || redirect_uri.query().is_some()
+        || !(redirect_path == "/_frontdoor/callback"
+            || redirect_path.starts_with("/_frontdoor/callback/"))
+    {
+        return Err(invalid(
+            "redirect_url",
+            format!(
+                "`{redirect_url}` must be https://YOUR-HOST/_frontdoor/callback (a path under \
+                 /_frontdoor/callback, no query), as registered with the provider"
+            ),
+        ));
+    }
+    let scopes = raw
+        .scopes
+        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(invalid(
+            "scopes",
+            "must include \"openid\" (it is what makes this OpenID Connect)".to_string(),
+        ));
+    }
+    if let Some(bad) = scopes.iter().find(|s| {
+        s.is_empty()
+            || s.bytes()
+                .any(|b| !(0x21..=0x7e).contains(&b) || b == b'"' || b == b'\\')
+    }) {
+        return Err(invalid("scopes", format!("`{bad}` is not a valid scope")));
+    }
+    let user_claim = match raw.user_claim.as_deref().unwrap_or("sub") {
+        "sub" => UserClaim::Sub,
+        "email" => UserClaim::Email,
+        other => {
+            return Err(invalid(
+                "user_claim",
+                format!("`{other}`: use \"sub\" or \"email\""),
+            ));
+        }
+    };
+    if let Some(url) = &raw.post_logout_redirect_url
+        && !url.starts_with("https://")
+    {
+        return Err(invalid(
+            "post_logout_redirect_url",
+            format!("`{url}` must be an https:// URL registered with the provider"),
+        ));
+    }
+    Ok(OidcSettings {
+        audience: raw.audience.unwrap_or_else(|| client_id.clone()),
+        issuer,
+        client_id,
+        client_secret,
+        redirect_url,
+        redirect_path,
+        scopes,
+        groups_claim: raw.groups_claim.unwrap_or_else(|| "groups".to_string()),
+        user_claim,
+        post_logout_redirect_url: raw.post_logout_redirect_url,
+    })
+}
+
+fn session_settings(raw: raw::RawSession, file: &str) -> Result<SessionSettings, ConfigError> {
+    let invalid = |k: &str, problem: String| ConfigError::Invalid {
+        file: file.to_string(),
+        key: format!("session.{k}"),
+        problem,
+    };
+    let key_bytes = |value: &str, k: &str| -> Result<Vec<u8>, ConfigError> {
+        if value.len() < 32 {
+            return Err(invalid(
+                k,
+                format!(
+                    "is {} bytes; use at least 32 random bytes (`openssl rand -base64 48`)",
+                    value.len()
+                ),
+            ));
+        }
+        Ok(value.as_bytes().to_vec())
+    };
+    let cookie_key = key_bytes(
+        raw.cookie_key
+            .as_deref()
+            .ok_or_else(|| invalid("cookie_key", "is required".to_string()))?,
+        "cookie_key",
+    )?;
+    let mut previous_keys = Vec::new();
+    for (i, k) in raw.previous_keys.unwrap_or_default().iter().enumerate() {
+        previous_keys.push(key_bytes(k, &format!("previous_keys[{i}]"))?);
+    }
+    let lifetime = duration_value(raw.lifetime, 12 * 3600).map_err(|p| invalid("lifetime", p))?;
+    let refresh_interval =
+        duration_value(raw.refresh_interval, 3600).map_err(|p| invalid("refresh_interval", p))?;
+    Ok(SessionSettings {
+        cookie_key,
+        previous_keys,
+        lifetime,
+        refresh_interval,
+    })
+}
+
+/// A duration written as seconds (`3600`) or with a unit (`"90s"`, `"30m"`, `"12h"`, `"7d"`).
+fn duration_value(value: Option<toml::Value>, default_secs: u64) -> Result<Duration, String> {
+    let secs = match value {
+        None => default_secs,
+        Some(toml::Value::Integer(n)) => {
+            u64::try_from(n).map_err(|_| "must not be negative".to_string())?
+        }
+        Some(toml::Value::String(text)) => {
+            let text = text.trim();
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let n: u64 = number
+                .parse()
+                .map_err(|_| format!("`{text}` is not a duration like \"12h\" or 3600"))?;
+            let scale = match unit {
+                "" | "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+            };
+            n.checked_mul(scale)
+                .ok_or_else(|| "is too long".to_string())?
+        }
+        Some(_) => return Err("must be seconds or a string like \"12h\"".to_string()),
+    };
+    if secs == 0 || secs > 366 * 86_400 {
+        return Err("must be between 1 second and 366 days".to_string());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 /// Checks `[tls.acme]`: real DNS names (no wildcards: they need DNS-01), one directory, and
 /// a listener for the chosen challenge.
 fn acme_settings(
@@ -1236,6 +1595,112 @@ mod tests {
             with("domains = [\"a.example.com\"]\nchallenge = \"http-01\"")
         );
         assert!(load(&http01, &[]).is_ok());
+    }
+
+    /// `[auth.oidc]` and `[session]`: defaults, references for secrets, and bad values named.
+    #[test]
+    fn oidc_settings() {
+        const OIDC: &str = r#"
+            [auth.oidc]
+            issuer = "https://id.example.com"
+            client_id = "frontdoor"
+            client_secret = "${SECRET}"
+            redirect_url = "https://agent.example.com/_frontdoor/callback"
+            [session]
+            cookie_key = "${KEY}"
+            lifetime = "8h"
+            [[route]]
+            path = "/app"
+            auth = ["oidc", "basic"]
+            allow_groups = ["admins"]
+        "#;
+        let env = [
+            ("SECRET", "s3cret"),
+            ("KEY", "0123456789abcdef0123456789abcdef"),
+        ];
+        let text = format!("{MINIMAL}{OIDC}");
+        let cfg = load(&text, &env).unwrap_or_else(|e| panic!("{e}"));
+        let oidc = cfg.oidc.clone().unwrap_or_else(|| panic!("no oidc"));
+        assert_eq!(oidc.scopes, vec!["openid", "email", "profile"]);
+        assert_eq!(oidc.groups_claim, "groups");
+        assert_eq!(oidc.audience, "frontdoor");
+        assert_eq!(oidc.redirect_path, "/_frontdoor/callback");
+        assert_eq!(oidc.client_secret, "s3cret");
+        let session = cfg.session.clone().unwrap_or_else(|| panic!("no session"));
+        assert_eq!(session.lifetime, Duration::from_secs(8 * 3600));
+        assert_eq!(session.refresh_interval, Duration::from_secs(3600));
+        assert_eq!(
+            cfg.routes[2].auth,
+            vec![AuthMethod::Oidc, AuthMethod::Basic]
+        );
+        assert_eq!(cfg.routes[2].access.groups, vec!["admins".to_string()]);
+
+        let literal = text.replace("\"${SECRET}\"", "\"s3cret\"");
+        let err = error_text(&literal, &env);
+        assert!(
+            err.contains("auth.oidc.client_secret") && err.contains("reference"),
+            "{err}"
+        );
+        let literal_key = text.replace("\"${KEY}\"", "\"0123456789abcdef0123456789abcdef\"");
+        assert!(error_text(&literal_key, &env).contains("session.cookie_key"));
+        // An environment override is a reference too.
+        let overridden = load(
+            &text.replace("client_secret = \"${SECRET}\"", ""),
+            &[
+                env[0],
+                env[1],
+                ("FRONTDOOR_AUTH_OIDC_CLIENT_SECRET", "from-env"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            overridden.oidc.map(|o| o.client_secret).as_deref(),
+            Some("from-env")
+        );
+
+        for (from, to, key) in [
+            (
+                "https://id.example.com",
+                "http://id.example.com",
+                "auth.oidc.issuer",
+            ),
+            (
+                "https://agent.example.com/_frontdoor/callback",
+                "https://agent.example.com/callback",
+                "auth.oidc.redirect_url",
+            ),
+            (
+                "https://agent.example.com/_frontdoor/callback",
+                "http://agent.example.com/_frontdoor/callback",
+                "auth.oidc.redirect_url",
+            ),
+            (
+                "lifetime = \"8h\"",
+                "lifetime = \"8 weeks\"",
+                "session.lifetime",
+            ),
+            ("lifetime = \"8h\"", "lifetime = 0", "session.lifetime"),
+            ("client_id = \"frontdoor\"", "", "auth.oidc.client_id"),
+        ] {
+            let bad = text.replace(from, to);
+            let err = error_text(&bad, &env);
+            assert!(err.contains(key), "{to}: {err}");
+        }
+        let loopback = text.replace("https://id.example.com", "http://127.0.0.1:9000");
+        assert!(load(&loopback, &env).is_ok(), "http issuer on loopback");
+        let short_key = error_text(&text, &[env[0], ("KEY", "short")]);
+        assert!(
+            short_key.contains("session.cookie_key") && short_key.contains("32"),
+            "{short_key}"
+        );
+        // "oidc" needs both sections; allow rules need an OIDC method.
+        let no_session = text
+            .replace("[session]", "[ui]")
+            .replace("cookie_key = \"${KEY}\"", "")
+            .replace("lifetime = \"8h\"", "");
+        assert!(error_text(&no_session, &env).contains("[session]"));
+        let rules_on_basic = text.replace("auth = [\"oidc\", \"basic\"]", "auth = [\"basic\"]");
+        assert!(error_text(&rules_on_basic, &env).contains("allow_emails"));
     }
 
     /// A deny route needs nothing else and refuses auth or methods beside it.

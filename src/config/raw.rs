@@ -24,6 +24,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub auth: RawAuth,
     pub admin: Option<RawAdmin>,
+    pub session: Option<RawSession>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
 }
@@ -103,6 +104,32 @@ pub struct RawUi {
 pub struct RawAuth {
     pub basic: Option<RawBasic>,
     pub lockout: Option<RawLockout>,
+    pub oidc: Option<RawOidc>,
+}
+
+/// `[auth.oidc]`: sign-in with an OpenID provider.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub redirect_url: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub groups_claim: Option<String>,
+    pub user_claim: Option<String>,
+    pub audience: Option<String>,
+    pub post_logout_redirect_url: Option<String>,
+}
+
+/// `[session]`: the sealed cookie that holds a signed-in person's session.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub cookie_key: Option<String>,
+    pub previous_keys: Option<Vec<String>>,
+    pub lifetime: Option<toml::Value>,
+    pub refresh_interval: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,4 +167,7 @@ pub struct RawRoute {
     pub forward_authorization: Option<bool>,
     pub deny: Option<bool>,
     pub upstream: Option<String>,
+    pub allow_emails: Option<Vec<String>>,
+    pub allow_email_domains: Option<Vec<String>>,
+    pub allow_groups: Option<Vec<String>>,
 }

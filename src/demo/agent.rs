@@ -181,6 +181,11 @@ async fn route(
              /docs and /openapi.json are hidden by frontdoor.",
         ),
         (Method::GET, "/health") => json(StatusCode::OK, serde_json::json!({"status": "ok"})),
+        (_, p) if p == "/app" || p.starts_with("/app/") => html(
+            StatusCode::OK,
+            "Agent app",
+            "The agent's web app: every page of it is here for whoever frontdoor lets in.",
+        ),
         (_, p) if p == "/admin" || p.starts_with("/admin/") => html(
             StatusCode::OK,
             "Agent admin",

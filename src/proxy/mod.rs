@@ -379,10 +379,24 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
         .iter()
         .map(|v| v.as_bytes().to_vec())
         .collect();
-    if cookies.len() > 1
-        && let Ok(joined) = HeaderValue::from_bytes(&cookies.join(&b"; "[..]))
-    {
-        headers.insert(header::COOKIE, joined);
+    // frontdoor's own cookies (the sealed session, login state) are not the upstream's.
+    let own = crate::auth::oidc::session::OWN_COOKIE_PREFIX.as_bytes();
+    let kept: Vec<&[u8]> = cookies
+        .iter()
+        .flat_map(|c| c.split(|b| *b == b';'))
+        .map(|pair| pair.trim_ascii())
+        .filter(|pair| !pair.is_empty() && !pair.starts_with(own))
+        .collect();
+    let dropped_own = cookies
+        .iter()
+        .any(|c| c.windows(own.len()).any(|w| w == own));
+    if cookies.len() > 1 || dropped_own {
+        headers.remove(header::COOKIE);
+        if !kept.is_empty()
+            && let Ok(joined) = HeaderValue::from_bytes(&kept.join(&b"; "[..]))
+        {
+            headers.insert(header::COOKIE, joined);
+        }
     }
     let peer = ctx.peer.to_canonical().to_string();
     let forwarded_for = match prior_forwarded_for {
@@ -395,6 +409,12 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     insert(headers, header::HOST.as_str(), ctx.host);
     if let Some(identity) = ctx.identity {
         insert(headers, "x-forwarded-user", &identity.user);
+        if let Some(email) = &identity.email {
+            insert(headers, "x-forwarded-email", email);
+        }
+        if !identity.groups.is_empty() {
+            insert(headers, "x-forwarded-groups", &identity.groups.join(","));
+        }
         if !ctx.forward_authorization {
             headers.remove(header::AUTHORIZATION);
         }
@@ -464,6 +484,8 @@ mod tests {
         let id = Identity {
             user: "alice".into(),
             method: AuthMethod::Basic,
+            email: None,
+            groups: Vec::new(),
         };
         rewrite_request_headers(&mut h, &ctx("192.0.2.7", &[], Some(&id)));
         assert_eq!(

@@ -310,8 +310,19 @@ impl From<instant_acme::Error> for Failure {
     fn from(e: instant_acme::Error) -> Self {
         let rate_limited = matches!(&e, instant_acme::Error::Api(p)
             if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:rateLimited"));
+        // hyper's errors say "client error (Connect)"; the reason is in the source chain.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
         Failure {
-            message: e.to_string(),
+            message,
             rate_limited,
         }
     }

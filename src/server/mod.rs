@@ -43,6 +43,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("[auth.oidc]: {0}")]
+    Oidc(String),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     /// `check` found errors; each line is one finding.
@@ -110,6 +112,11 @@ impl RunningServer {
                 "listen addresses changed in the config: they take effect on restart; \
                  everything else is reloaded now"
             );
+        }
+        if current.config.oidc != runtime.config.oidc
+            || current.config.session != runtime.config.session
+        {
+            tracing::warn!("[auth.oidc] and [session] changes take effect on restart");
         }
         if old.max_connections != new.max_connections {
             tracing::warn!("server.max_connections takes effect on restart");
@@ -368,12 +375,37 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         .as_ref()
         .zip(config.server.admin_listen)
         .map(|(l, fallback)| local_addr(l, fallback));
+    let oidc = match &config.oidc {
+        None => None,
+        Some(settings) => {
+            let session = match &config.session {
+                Some(session) => session.clone(),
+                // Bearer tokens only: no session is ever sealed, so any key will do.
+                None => {
+                    let mut key = vec![0u8; 48];
+                    let _ = getrandom::fill(&mut key);
+                    crate::config::SessionSettings {
+                        cookie_key: key,
+                        previous_keys: Vec::new(),
+                        lifetime: Duration::from_secs(12 * 3600),
+                        refresh_interval: Duration::from_secs(3600),
+                    }
+                }
+            };
+            Some(Arc::new(
+                crate::auth::oidc::Oidc::discover(settings.clone(), session)
+                    .await
+                    .map_err(ServeError::Oidc)?,
+            ))
+        }
+    };
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(runtime),
         lockout,
         tunnels: tunnels.clone(),
         metrics,
         certificate: certificate.clone(),
+        oidc,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(state.clone(), shutdown_rx.clone()));

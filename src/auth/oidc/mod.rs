@@ -1,0 +1,957 @@
+//! Sign-in with an OpenID provider: discovery, the authorization code flow with PKCE (oauth2
+//! crate), ID token verification ([`jwt`]), sealed-cookie sessions ([`session`]) with refresh,
+//! logout, and bearer tokens for programs.
+
+pub mod jwt;
+pub mod session;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{OidcSettings, SessionSettings, UserClaim, provider_url_allowed};
+use jwt::{Expectations, JwtError, KeySet};
+use session::{LoginState, Sealer, Session};
+
+/// Clock skew allowed on token times.
+const LEEWAY_SECS: i64 = 60;
+/// How long a login may take at the provider.
+const LOGIN_TTL_SECS: i64 = 600;
+/// How long one request to the provider may take.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Provider responses larger than this are refused.
+const MAX_PROVIDER_BODY: usize = 1024 * 1024;
+/// At most one JWKS re-fetch (for an unknown `kid`) per this interval.
+const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(2);
+/// Discovery at start: attempts and the first delay between them (doubling).
+const DISCOVERY_ATTEMPTS: u32 = 4;
+const DISCOVERY_FIRST_DELAY: Duration = Duration::from_millis(500);
+/// Used login states remembered (one-time use), at most.
+const MAX_USED_STATES: usize = 100_000;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IdTokenFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenFields {}
+
+type Tokens = StandardTokenResponse<IdTokenFields, BasicTokenType>;
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    Tokens,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+/// The provider's HTTP client as oauth2 wants it: a named type with a boxed, Send future.
+struct OAuthHttp<'a>(&'a HttpClient);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        let http = self.0.clone();
+        Box::pin(async move { send(&http, request).await })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+}
+
+/// A caller the provider vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcIdentity {
+    pub sub: String,
+    /// Only when the provider did not say it is unverified.
+    pub email: Option<String>,
+    pub groups: Vec<String>,
+    pub name: Option<String>,
+}
+
+/// What a request's session cookie amounts to.
+pub enum SessionCheck {
+    /// No session cookie at all.
+    Absent,
+    /// A valid session; `set_cookies` renew it (after a refresh or a key rotation).
+    Valid {
+        identity: OidcIdentity,
+        set_cookies: Vec<String>,
+    },
+    /// A session that is over (expired, tampered, refused at refresh): clear it.
+    Ended { set_cookies: Vec<String> },
+}
+
+/// The provider, its keys, and the sessions it signs people into.
+pub struct Oidc {
+    pub settings: OidcSettings,
+    session: SessionSettings,
+    sealer: Sealer,
+    oauth: OAuthClient,
+    jwks_uri: String,
+    end_session_endpoint: Option<String>,
+    keys: ArcSwap<KeySet>,
+    last_key_fetch: tokio::sync::Mutex<Instant>,
+    http: HttpClient,
+    used_states: std::sync::Mutex<HashMap<String, i64>>,
+}
+
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // getrandom only fails without an OS random source; a zero token is then still unique
+    // per process only by chance, so the caller's state check would fail closed.
+    let _ = getrandom::fill(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+fn http_client() -> Result<HttpClient, String> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .try_with_platform_verifier()
+        .map_err(|e| format!("the system's CA roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector),
+    )
+}
+
+async fn send(
+    http: &HttpClient,
+    request: Request<Vec<u8>>,
+) -> Result<http::Response<Vec<u8>>, HttpError> {
+    let uri = request.uri().clone();
+    let request = request.map(|b| Full::new(Bytes::from(b)));
+    let exchange = async {
+        let response = http
+            .request(request)
+            .await
+            .map_err(|e| HttpError(format!("{uri}: {e}")))?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_PROVIDER_BODY)
+            .collect()
+            .await
+            .map_err(|e| HttpError(format!("{uri}: {e}")))?
+            .to_bytes();
+        Ok(http::Response::from_parts(parts, body.to_vec()))
+    };
+    tokio::time::timeout(PROVIDER_TIMEOUT, exchange)
+        .await
+        .map_err(|_| HttpError(format!("{uri}: no answer within {PROVIDER_TIMEOUT:?}")))?
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    url: &str,
+) -> Result<T, String> {
+    let request = Request::get(url)
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|e| format!("{url}: {e}"))?;
+    let response = send(http, request).await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    serde_json::from_slice(response.body()).map_err(|e| format!("{url}: {e}"))
+}
+
+impl Oidc {
+    /// Fetches the discovery document and the JWKS, retrying a few times: a provider that
+    /// cannot be reached is a clear error.
+    pub async fn discover(
+        settings: OidcSettings,
+        session: SessionSettings,
+    ) -> Result<Oidc, String> {
+        let http = http_client()?;
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            settings.issuer.trim_end_matches('/')
+        );
+        let mut delay = DISCOVERY_FIRST_DELAY;
+        let mut attempt = 1;
+        let (discovery, keys) = loop {
+            let fetched = async {
+                let discovery: Discovery = get_json(&http, &url).await?;
+                if discovery.issuer != settings.issuer {
+                    return Err(format!(
+                        "the discovery document names issuer `{}`, not the configured `{}`",
+                        discovery.issuer, settings.issuer
+                    ));
+                }
+                for endpoint in [
+                    &discovery.authorization_endpoint,
+                    &discovery.token_endpoint,
+                    &discovery.jwks_uri,
+                ] {
+                    if !provider_url_allowed(endpoint) {
+                        return Err(format!(
+                            "the provider's endpoint `{endpoint}` is not https (or loopback http)"
+                        ));
+                    }
+                }
+                let keys = fetch_keys(&http, &discovery.jwks_uri).await?;
+                Ok((discovery, keys))
+            }
+            .await;
+            match fetched {
+                Ok(found) => break found,
+                Err(e) if attempt >= DISCOVERY_ATTEMPTS => {
+                    return Err(format!(
+                        "OpenID provider {}: {e} (tried {attempt} times)",
+                        settings.issuer
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(issuer = %settings.issuer, error = %e, attempt, "OIDC discovery failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+            }
+        };
+        let sealer = Sealer::new(&session.cookie_key, &session.previous_keys)
+            .ok_or("session.cookie_key must be at least 32 bytes")?;
+        let oauth = oauth2::Client::new(ClientId::new(settings.client_id.clone()))
+            .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
+            .set_auth_uri(
+                AuthUrl::new(discovery.authorization_endpoint.clone())
+                    .map_err(|e| format!("authorization_endpoint: {e}"))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(discovery.token_endpoint.clone())
+                    .map_err(|e| format!("token_endpoint: {e}"))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(settings.redirect_url.clone())
+                    .map_err(|e| format!("redirect_url: {e}"))?,
+            );
+        let end_session_endpoint = discovery
+            .end_session_endpoint
+            .filter(|e| provider_url_allowed(e));
+        tracing::info!(issuer = %settings.issuer, "OIDC provider discovered");
+        Ok(Oidc {
+            settings,
+            session,
+            sealer,
+            oauth,
+            jwks_uri: discovery.jwks_uri,
+            end_session_endpoint,
+            keys: ArcSwap::from_pointee(keys),
+            last_key_fetch: tokio::sync::Mutex::new(Instant::now()),
+            http,
+            used_states: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Verifies a token's signature, re-fetching the JWKS once when it names an unknown key
+    /// (the provider rotated its keys), at most once per [`JWKS_REFETCH_INTERVAL`].
+    async fn verified(&self, token: &str) -> Result<serde_json::Map<String, Value>, JwtError> {
+        let parsed = jwt::parse(token)?;
+        match self.keys.load().verify(&parsed) {
+            Err(JwtError::UnknownKey(kid)) => {
+                let mut last = self.last_key_fetch.lock().await;
+                if !self.keys.load().has_kid(&kid) && last.elapsed() >= JWKS_REFETCH_INTERVAL {
+                    *last = Instant::now();
+                    match fetch_keys(&self.http, &self.jwks_uri).await {
+                        Ok(keys) => {
+                            tracing::info!(kid = %kid, "OIDC: unknown signing key; JWKS re-fetched");
+                            self.keys.store(Arc::new(keys));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "OIDC: JWKS re-fetch failed"),
+                    }
+                }
+                drop(last);
+                self.keys.load().verify(&parsed)?;
+            }
+            other => other?,
+        }
+        Ok(parsed.claims)
+    }
+
+    /// Verifies an ID token: signature, issuer, audience (azp), times, and the nonce when
+    /// one is expected. Public for the tests that feed it forged tokens.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Result<OidcIdentity, JwtError> {
+        let claims = self.verified(token).await?;
+        jwt::check_claims(
+            &claims,
+            &Expectations {
+                issuer: &self.settings.issuer,
+                audience: &self.settings.client_id,
+                leeway: LEEWAY_SECS,
+                now,
+            },
+        )?;
+        if let Some(nonce) = nonce
+            && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
+        {
+            return Err(JwtError::Claim("nonce"));
+        }
+        self.identity_from(&claims).ok_or(JwtError::Claim("sub"))
+    }
+
+    /// Verifies a bearer token (a JWT access token from the provider): signature, issuer,
+    /// the configured audience, times.
+    pub async fn verify_bearer(&self, token: &str, now: i64) -> Result<OidcIdentity, JwtError> {
+        let claims = self.verified(token).await?;
+        jwt::check_claims(
+            &claims,
+            &Expectations {
+                issuer: &self.settings.issuer,
+                audience: &self.settings.audience,
+                leeway: LEEWAY_SECS,
+                now,
+            },
+        )?;
+        self.identity_from(&claims).ok_or(JwtError::Claim("sub"))
+    }
+
+    fn identity_from(&self, claims: &serde_json::Map<String, Value>) -> Option<OidcIdentity> {
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .or_else(|| claims.get("client_id").and_then(Value::as_str))?
+            .to_string();
+        let verified = claims.get("email_verified").and_then(Value::as_bool) != Some(false);
+        let email = claims
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|_| verified)
+            .map(str::to_string);
+        let groups = match claims.get(&self.settings.groups_claim) {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::String(one)) => vec![one.clone()],
+            _ => Vec::new(),
+        };
+        let name = claims
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Some(OidcIdentity {
+            sub,
+            email,
+            groups,
+            name,
+        })
+    }
+
+    /// The name X-Forwarded-User carries for this identity.
+    pub fn user_name(&self, identity: &OidcIdentity) -> String {
+        match self.settings.user_claim {
+            UserClaim::Email => identity
+                .email
+                .clone()
+                .unwrap_or_else(|| identity.sub.clone()),
+            UserClaim::Sub => identity.sub.clone(),
+        }
+    }
+
+    /// Where to send the browser to start a login, and the cookie that binds the login to
+    /// this browser. `return_to` is sanitized: only a same-origin path survives.
+    pub fn start_login(&self, return_to: &str) -> (String, Option<String>) {
+        let state = random_token();
+        let nonce = random_token();
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .oauth
+            .authorize_url(|| CsrfToken::new(state.clone()))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("nonce", nonce.clone());
+        for scope in &self.settings.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, _) = request.url();
+        let login = LoginState {
+            state: state.clone(),
+            nonce,
+            pkce_verifier: verifier.secret().clone(),
+            return_to: safe_return_target(return_to),
+            created: now_unix(),
+        };
+        let name = session::login_cookie_name(&state);
+        let cookie = serde_json::to_string(&login)
+            .ok()
+            .and_then(|json| self.sealer.seal(&name, &json))
+            .map(|sealed| session::set_cookie(&name, &sealed, LOGIN_TTL_SECS));
+        (url.to_string(), cookie)
+    }
+
+    /// `/_frontdoor/login?rd=PATH`: a 302 to the provider, returning to `rd` (sanitized).
+    pub fn login_redirect(&self, return_to: &str) -> Response<crate::responses::Body> {
+        let (location, cookie) = self.start_login(return_to);
+        let mut response = redirect(&location);
+        if let Some(cookie) = cookie {
+            append_cookie(&mut response, &cookie);
+        }
+        response
+    }
+
+    /// `GET /_frontdoor/callback?code=..&state=..`: checks the state against this browser's
+    /// login cookie (once only), exchanges the code with the PKCE verifier, verifies the ID
+    /// token and its nonce, and starts the session.
+    pub async fn callback(
+        &self,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<Response<crate::responses::Body>, String> {
+        let params: HashMap<String, String> =
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        if let Some(error) = params.get("error") {
+            return Err(format!("the provider said `{error}`"));
+        }
+        let (Some(code), Some(state)) = (params.get("code"), params.get("state")) else {
+            return Err("the callback has no code or state".to_string());
+        };
+        let cookies = session::request_cookies(headers);
+        let cookie_name = session::login_cookie_name(state);
+        let login: LoginState = session::login_cookie(&cookies, state)
+            .and_then(|sealed| self.sealer.open(&cookie_name, sealed))
+            .and_then(|opened| serde_json::from_str(&opened.plaintext).ok())
+            .ok_or("no login in progress in this browser for this state")?;
+        let now = now_unix();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            login.state.as_bytes(),
+            state.as_bytes(),
+        )) {
+            return Err("the state does not match this browser's login".to_string());
+        }
+        if now - login.created > LOGIN_TTL_SECS || login.created > now + LEEWAY_SECS {
+            return Err("the login took too long; start again".to_string());
+        }
+        if !self.first_use(state, now) {
+            return Err("this login was already completed (replayed state)".to_string());
+        }
+        let tokens = self
+            .oauth
+            .exchange_code(AuthorizationCode::new(code.clone()))
+            .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
+            .request_async(&OAuthHttp(&self.http))
+            .await
+            .map_err(|e| format!("the provider refused the code: {}", describe(&e)))?;
+        let id_token = tokens
+            .extra_fields()
+            .id_token
+            .clone()
+            .ok_or("the provider returned no ID token")?;
+        let identity = self
+            .verify_id_token(&id_token, Some(&login.nonce), now)
+            .await
+            .map_err(|e| format!("the ID token was refused: {e}"))?;
+        tracing::info!(sub = %identity.sub, email = ?identity.email, "OIDC: signed in");
+        let session = Session {
+            sub: identity.sub,
+            email: identity.email,
+            groups: identity.groups,
+            name: identity.name,
+            exp: now + i64::try_from(self.session.lifetime.as_secs()).unwrap_or(i64::MAX / 2),
+            refreshed: now,
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+            id_token: Some(id_token),
+        };
+        let mut response = redirect(&login.return_to);
+        append_cookie(&mut response, &session::clear_cookie(&cookie_name));
+        let (_, old_chunks) = session::session_value(&cookies);
+        for cookie in self.store_session(&session, old_chunks) {
+            append_cookie(&mut response, &cookie);
+        }
+        Ok(response)
+    }
+
+    /// Records a state as used; false when it was used before.
+    fn first_use(&self, state: &str, now: i64) -> bool {
+        let mut used = self
+            .used_states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if used.len() >= MAX_USED_STATES {
+            used.retain(|_, seen| now - *seen <= LOGIN_TTL_SECS);
+        }
+        if used.len() >= MAX_USED_STATES {
+            // Still full of live states: refuse rather than forget one.
+            return false;
+        }
+        used.insert(state.to_string(), now).is_none()
+    }
+
+    fn store_session(&self, session: &Session, old_chunks: usize) -> Vec<String> {
+        let max_age = (session.exp - now_unix()).max(0);
+        let sealed = serde_json::to_string(session)
+            .ok()
+            .and_then(|json| self.sealer.seal(session::SESSION_COOKIE, &json));
+        match sealed {
+            Some(sealed) => session::set_session(&sealed, max_age, old_chunks),
+            None => session::clear_session(old_chunks),
+        }
+    }
+
+    /// The session a request carries, opened without contacting the provider.
+    fn open_session(&self, headers: &HeaderMap) -> (Option<(Session, bool)>, usize) {
+        let cookies = session::request_cookies(headers);
+        let (value, chunks) = session::session_value(&cookies);
+        let opened = value
+            .and_then(|v| self.sealer.open(session::SESSION_COOKIE, &v))
+            .and_then(|o| {
+                serde_json::from_str::<Session>(&o.plaintext)
+                    .ok()
+                    .map(|s| (s, o.stale_key))
+            });
+        (opened, chunks)
+    }
+
+    /// Checks the session cookie: opens it, ends it when expired, and past the refresh
+    /// interval renews the claims with the refresh token (dropping the session when the
+    /// provider refuses).
+    pub async fn check_session(&self, headers: &HeaderMap) -> SessionCheck {
+        let (opened, chunks) = self.open_session(headers);
+        if chunks == 0 {
+            return SessionCheck::Absent;
+        }
+        let Some((mut session, stale_key)) = opened else {
+            tracing::warn!("OIDC: a session cookie that does not open (tampered, or an old key)");
+            return SessionCheck::Ended {
+                set_cookies: session::clear_session(chunks),
+            };
+        };
+        let now = now_unix();
+        if session.exp <= now {
+            return SessionCheck::Ended {
+                set_cookies: session::clear_session(chunks),
+            };
+        }
+        let interval = i64::try_from(self.session.refresh_interval.as_secs()).unwrap_or(i64::MAX);
+        let mut renewed = stale_key;
+        if now - session.refreshed >= interval {
+            match self.refresh(&mut session, now).await {
+                Refresh::Renewed => renewed = true,
+                Refresh::Refused(reason) => {
+                    tracing::info!(sub = %session.sub, reason, "OIDC: session ended at refresh");
+                    return SessionCheck::Ended {
+                        set_cookies: session::clear_session(chunks),
+                    };
+                }
+                Refresh::Unavailable(reason) => {
+                    tracing::warn!(sub = %session.sub, reason, "OIDC: refresh failed; the session continues until it expires");
+                }
+            }
+        }
+        let set_cookies = if renewed {
+            self.store_session(&session, chunks)
+        } else {
+            Vec::new()
+        };
+        SessionCheck::Valid {
+            identity: OidcIdentity {
+                sub: session.sub,
+                email: session.email,
+                groups: session.groups,
+                name: session.name,
+            },
+            set_cookies,
+        }
+    }
+
+    async fn refresh(&self, session: &mut Session, now: i64) -> Refresh {
+        let Some(refresh_token) = session.refresh_token.clone() else {
+            return Refresh::Refused("no refresh token".to_string());
+        };
+        let token = RefreshToken::new(refresh_token);
+        let result = self
+            .oauth
+            .exchange_refresh_token(&token)
+            .request_async(&OAuthHttp(&self.http))
+            .await;
+        let tokens = match result {
+            Ok(tokens) => tokens,
+            Err(RequestTokenError::ServerResponse(e)) => {
+                return Refresh::Refused(format!("the provider said {}", e.error()));
+            }
+            Err(e) => return Refresh::Unavailable(describe(&e)),
+        };
+        if let Some(id_token) = &tokens.extra_fields().id_token {
+            match self.verify_id_token(id_token, None, now).await {
+                Ok(identity) if identity.sub == session.sub => {
+                    session.email = identity.email;
+                    session.groups = identity.groups;
+                    session.name = identity.name;
+                    session.id_token = Some(id_token.clone());
+                }
+                Ok(_) => {
+                    return Refresh::Refused(
+                        "the refreshed ID token is for another subject".into(),
+                    );
+                }
+                Err(e) => {
+                    return Refresh::Refused(format!("the refreshed ID token was refused: {e}"));
+                }
+            }
+        }
+        if let Some(new) = tokens.refresh_token() {
+            session.refresh_token = Some(new.secret().clone());
+        }
+        session.refreshed = now;
+        Refresh::Renewed
+    }
+
+    /// `/_frontdoor/logout`: clears the session; with the provider's end_session_endpoint,
+    /// sends the browser there to end the provider's session too.
+    pub fn logout(&self, headers: &HeaderMap) -> Response<crate::responses::Body> {
+        let (opened, chunks) = self.open_session(headers);
+        let id_token = opened.and_then(|(s, _)| s.id_token);
+        let after = self
+            .settings
+            .post_logout_redirect_url
+            .clone()
+            .unwrap_or_else(|| origin_of(&self.settings.redirect_url) + "/");
+        let mut response = match (&self.end_session_endpoint, id_token) {
+            (Some(endpoint), Some(hint)) => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("id_token_hint", &hint)
+                    .append_pair("post_logout_redirect_uri", &after)
+                    .append_pair("client_id", &self.settings.client_id)
+                    .finish();
+                let separator = if endpoint.contains('?') { '&' } else { '?' };
+                redirect(&format!("{endpoint}{separator}{query}"))
+            }
+            _ => page(
+                StatusCode::OK,
+                "Signed out",
+                "<p>You are signed out.</p><p><a href=\"/\">Sign in again</a></p>",
+            ),
+        };
+        for cookie in session::clear_session(chunks) {
+            append_cookie(&mut response, &cookie);
+        }
+        response
+    }
+
+    /// `/_frontdoor/userinfo`: the session's identity as JSON, or 401.
+    pub fn userinfo(&self, headers: &HeaderMap) -> Response<crate::responses::Body> {
+        match self.open_session(headers).0 {
+            Some((session, _)) if session.exp > now_unix() => {
+                let body = serde_json::json!({
+                    "sub": session.sub,
+                    "user": self.user_name(&OidcIdentity {
+                        sub: session.sub.clone(),
+                        email: session.email.clone(),
+                        groups: Vec::new(),
+                        name: None,
+                    }),
+                    "email": session.email,
+                    "groups": session.groups,
+                    "name": session.name,
+                    "expires_at": session.exp,
+                    "refreshed_at": session.refreshed,
+                });
+                json_response(StatusCode::OK, &body.to_string())
+            }
+            _ => crate::responses::Denial::SignInRequired.into_response(true),
+        }
+    }
+}
+
+enum Refresh {
+    Renewed,
+    /// The provider answered no: the session ends.
+    Refused(String),
+    /// The provider could not be asked: the session goes on for now.
+    Unavailable(String),
+}
+
+fn describe<E: std::error::Error>(e: &RequestTokenError<E, BasicErrorResponse>) -> String {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            let mut text = r.error().to_string();
+            if let Some(d) = r.error_description() {
+                text.push_str(": ");
+                text.push_str(d);
+            }
+            text
+        }
+        RequestTokenError::Request(e) => format!("request failed: {e}"),
+        RequestTokenError::Parse(e, _) => format!("unreadable response: {e}"),
+        RequestTokenError::Other(e) => e.clone(),
+    }
+}
+
+async fn fetch_keys(http: &HttpClient, url: &str) -> Result<KeySet, String> {
+    let request = Request::get(url)
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|e| format!("{url}: {e}"))?;
+    let response = send(http, request).await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    KeySet::from_json(response.body()).map_err(|e| format!("{url}: {e}"))
+}
+
+/// `https://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) => match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+            _ => String::new(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+/// Where a login may return to: a same-origin absolute path, else `/`. Refused: anything
+/// not starting with one `/` (`//host`, `/\host`, `https:`, `javascript:`), backslashes,
+/// whitespace and control characters anywhere (browsers strip tabs and newlines, turning
+/// `/\t/evil.com` into `//evil.com`), percent-encoded slashes or backslashes at the start,
+/// and anything that is not a valid request target.
+pub fn safe_return_target(target: &str) -> String {
+    let fallback = || "/".to_string();
+    if target.len() > 2048
+        || !target.starts_with('/')
+        || target
+            .bytes()
+            .any(|b| b <= 0x20 || b == 0x7f || b == b'\\' || b == b'#' || b >= 0x80)
+    {
+        return fallback();
+    }
+    let second = target.get(1..2);
+    if matches!(second, Some("/") | Some("\\")) {
+        return fallback();
+    }
+    let lower = target.to_ascii_lowercase();
+    if ["/%2f", "/%5c", "/%09", "/%0a", "/%0d", "/%20", "/%00"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        return fallback();
+    }
+    // Decoding once must not produce a scheme-relative or backslash start either.
+    let decoded: String = url::form_urlencoded::parse(format!("x={target}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if decoded.starts_with("//") || decoded.starts_with("/\\") || decoded.contains('\\') {
+        return fallback();
+    }
+    if target.parse::<http::uri::PathAndQuery>().is_err() {
+        return fallback();
+    }
+    target.to_string()
+}
+
+/// Whether a request is a browser navigating (it can be sent to a login page), as opposed
+/// to an API call, a fetch/XHR, a non-GET or a WebSocket upgrade (which get a 401).
+pub fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    if headers.contains_key(header::UPGRADE) {
+        return false;
+    }
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    if header_text("sec-fetch-mode").is_some_and(|m| m != "navigate") {
+        return false;
+    }
+    if header_text("x-requested-with").is_some() {
+        return false;
+    }
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase();
+    accept.contains("text/html") && !accept.starts_with("application/json")
+}
+
+fn redirect(location: &str) -> Response<crate::responses::Body> {
+    let mut response = Response::new(crate::responses::full(Bytes::new()));
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = header::HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+pub fn append_cookie(response: &mut Response<crate::responses::Body>, cookie: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn json_response(status: StatusCode, body: &str) -> Response<crate::responses::Body> {
+    let mut response = Response::new(crate::responses::full(Bytes::from(body.to_string() + "\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// A small HTML page; `body_html` must already be escaped.
+pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response<crate::responses::Body> {
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1>{body_html}</body></html>\n"
+    );
+    let mut response = Response::new(crate::responses::full(Bytes::from(html)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Same-origin paths pass; everything that could leave the site falls back to `/`.
+    #[test]
+    fn return_targets() {
+        for ok in ["/", "/app", "/api/jobs?x=1&y=%2F", "/a/b#frag"] {
+            let want = if ok.contains('#') { "/" } else { ok };
+            assert_eq!(safe_return_target(ok), want, "{ok}");
+        }
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "https://evil.com",
+            "javascript:alert(1)",
+            "/%2F%2Fevil.com",
+            "/%5Cevil.com",
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "",
+            "evil.com",
+            "\\\\evil.com",
+            "/%2f/evil.com",
+            "/a\\b",
+        ] {
+            assert_eq!(safe_return_target(bad), "/", "{bad:?}");
+        }
+    }
+
+    /// Browsers navigating are redirected; API clients, XHR and upgrades are not.
+    #[test]
+    fn navigation() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, header::HeaderValue::from_static(v));
+            }
+            h
+        };
+        let html = headers(&[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")]);
+        assert!(is_browser_navigation(&Method::GET, &html));
+        assert!(!is_browser_navigation(&Method::POST, &html));
+        assert!(!is_browser_navigation(
+            &Method::GET,
+            &headers(&[("accept", "application/json")])
+        ));
+        assert!(!is_browser_navigation(
+            &Method::GET,
+            &headers(&[("accept", "*/*")])
+        ));
+        assert!(!is_browser_navigation(
+            &Method::GET,
+            &headers(&[("accept", "text/html"), ("sec-fetch-mode", "cors")])
+        ));
+        assert!(!is_browser_navigation(
+            &Method::GET,
+            &headers(&[("accept", "text/html"), ("upgrade", "websocket")])
+        ));
+    }
+}
