@@ -200,6 +200,13 @@ fn check_acme(acme: &crate::config::AcmeSettings, out: &mut Vec<Finding>) {
         let subject = format!("tls.acme ({})", group.name);
         check_private_mode(&acme::key_path(acme, &group), &subject, out);
         match acme::load_cached(acme, &group) {
+            Ok(cached) if !cached.current => out.push(finding(
+                Severity::Warning,
+                &subject,
+                "the cached certificate was issued for other names or by another CA: it is \
+                 served until one for the configured names arrives",
+                "nothing to do if DNS for every name points at this machine",
+            )),
             Ok(cached) => {
                 let names = cached
                     .key
@@ -226,7 +233,10 @@ fn check_acme(acme: &crate::config::AcmeSettings, out: &mut Vec<Finding>) {
                     ),
                     "nothing to do: frontdoor renews it",
                 ));
-                if cached.not_after - now_unix() < EXPIRY_WARNING_SECS {
+                // Overdue: half the renewal window has passed without a new certificate
+                // (for 90-day certificates, 15 days before expiry).
+                let due = acme::renew_at(cached.not_before, cached.not_after);
+                if now_unix() > due + (cached.not_after - due) / 2 {
                     out.push(finding(
                         Severity::Warning,
                         &subject,

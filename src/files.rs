@@ -19,6 +19,8 @@ pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".to_string());
     let tmp = path.with_file_name(format!(".{name}.frontdoor-tmp"));
+    // A leftover from a crash would keep its old mode: `mode` applies to new files only.
+    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

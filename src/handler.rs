@@ -96,8 +96,15 @@ pub async fn handle(
             denial.into_response(json)
         }
     };
-    for cookie in std::mem::take(&mut record.set_cookies) {
-        crate::auth::oidc::append_cookie(&mut response, &cookie);
+    if !record.set_cookies.is_empty() {
+        // A response that sets a session must never be stored by a shared cache.
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+        for cookie in std::mem::take(&mut record.set_cookies) {
+            crate::auth::oidc::append_cookie(&mut response, &cookie);
+        }
     }
     log_access(&record, &response, started);
     state
@@ -177,7 +184,7 @@ async fn through(
                         .map(|(_, v)| v.into_owned())
                 })
                 .unwrap_or_else(|| "/".to_string());
-            Ok(oidc.login_redirect(&return_to))
+            Ok(oidc.login_redirect(&target.host, &return_to, req.headers()))
         } else if path == "/_frontdoor/logout" {
             Ok(oidc.logout(req.headers()))
         } else if path == "/_frontdoor/userinfo" {
@@ -212,6 +219,7 @@ async fn through(
     let facts = auth::RequestFacts {
         method: req.method(),
         return_to: &return_to,
+        host: &target.host,
     };
     let identity: Option<Identity> = auth::authenticate(
         route,

@@ -244,10 +244,10 @@ async fn fetch(
         target.push('?');
         target.push_str(q);
     }
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(target)
-        .header("host", format!("{}:{}", addr.ip(), addr.port()));
+    let mut builder = Request::builder().method(method).uri(target);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        builder = builder.header("host", format!("{}:{}", addr.ip(), addr.port()));
+    }
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
@@ -718,6 +718,25 @@ async fn login_flow_reaches_the_upstream_with_identity_headers() {
     assert_eq!(info["email"], "alice@example.test");
     assert_eq!(info["groups"], json!(["admins", "staff"]));
 
+    // A login asked for on another name of this host starts on the redirect_url's host,
+    // where the session cookie will live.
+    let port = front.base.rsplit(':').next().unwrap();
+    let (status, headers, _) = fetch(
+        Method::GET,
+        &front.url("/app/x"),
+        &[
+            ("accept", "text/html"),
+            ("host", &format!("localhost:{port}")),
+        ],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(
+        headers.get(header::LOCATION).unwrap(),
+        &format!("https://127.0.0.1:{port}/app/x")
+    );
+
     // Programs without a session: 401 JSON with a challenge, never a redirect.
     let mut stranger = Browser::default();
     for (method, headers) in [
@@ -1092,15 +1111,40 @@ async fn refresh_renews_and_revocation_signs_out() {
     };
     let before = refreshes(&op.state().await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let page = browser.get(&front.url("/app")).await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.set_cookies()
-            .iter()
-            .any(|c| c.starts_with("__Host-fd_session_0=") && !c.contains("Max-Age=0")),
-        "renewed session: {:?}",
-        page.set_cookies()
+    // A page's many requests arrive at once when the session is due: one refresh at the
+    // provider, and the same renewed cookies in every answer.
+    let pages = futures_join(
+        (0..8)
+            .map(|i| {
+                let mut b = browser.clone();
+                let url = front.url(&format!("/app/asset-{i}"));
+                async move { b.get(&url).await }
+            })
+            .collect(),
+    )
+    .await;
+    let mut renewed_values = Vec::new();
+    for page in &pages {
+        assert_eq!(page.status, StatusCode::OK);
+        let value = page
+            .set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with("__Host-fd_session_0=") && !c.contains("Max-Age=0"))
+            .unwrap_or_else(|| panic!("renewed session: {:?}", page.set_cookies()));
+        assert!(
+            page.headers
+                .get(header::CACHE_CONTROL)
+                .is_some_and(|v| v == "no-store")
+        );
+        renewed_values.push(value);
+    }
+    renewed_values.dedup();
+    assert_eq!(
+        renewed_values.len(),
+        1,
+        "one sealed value for all racing requests"
     );
+    browser.store(&renewed_values[0]);
     assert_eq!(refreshes(&op.state().await), before + 1, "one refresh");
     let info: Value =
         serde_json::from_str(&browser.get(&front.url("/_frontdoor/userinfo")).await.body).unwrap();
@@ -1251,6 +1295,33 @@ async fn bearer_tokens_and_key_rotation() {
     let (status, _, body) = call(Some(new_token)).await;
     assert_eq!(status, StatusCode::OK, "new kid picked up: {body}");
     front.stop().await;
+}
+
+/// Runs futures concurrently on this task and returns their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
 }
 
 /// A provider's own tokens obtained by this test with its own PKCE and nonce: the ID token

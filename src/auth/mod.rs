@@ -42,6 +42,8 @@ pub struct RequestFacts<'a> {
     pub method: &'a http::Method,
     /// The normalized path and query: where a login started here returns to.
     pub return_to: &'a str,
+    /// The validated `host[:port]` the request was sent to.
+    pub host: &'a str,
 }
 
 /// The authentication step. Runs after the route decision, only for routes that need it.
@@ -74,7 +76,8 @@ pub async fn authenticate(
                 return match oidc.verify_bearer(token, oidc::now_unix()).await {
                     Ok(identity) => admit(route, oidc, identity, AuthMethod::OidcBearer).map(Some),
                     Err(e) => {
-                        tracing::warn!(client = %client, reason = %e, "bearer token refused");
+                        let reason: String = e.to_string().chars().take(120).collect();
+                        tracing::warn!(client = %client, reason = %reason, "bearer token refused");
                         Err(Denial::SignInRequired)
                     }
                 };
@@ -156,8 +159,11 @@ pub async fn authenticate(
         && route.auth.contains(&AuthMethod::Oidc)
         && oidc::is_browser_navigation(facts.method, headers)
     {
-        let (location, cookie) = oidc.start_login(facts.return_to);
-        set_cookies.extend(cookie);
+        let Some((location, cookies)) = oidc.start_login(facts.host, facts.return_to, headers)
+        else {
+            return Err(Denial::SignInRequired);
+        };
+        set_cookies.extend(cookies);
         return Err(Denial::SignIn { location });
     }
     if route.auth.contains(&AuthMethod::Basic) {

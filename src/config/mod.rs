@@ -339,6 +339,7 @@ impl Config {
 const SECRET_KEYS: &[(&str, &str, &str)] = &[
     ("auth", "oidc", "client_secret"),
     ("session", "cookie_key", ""),
+    ("session", "previous_keys", ""),
 ];
 
 fn refuse_literal_secrets(table: &toml::Table, file: &str) -> Result<(), ConfigError> {
@@ -352,17 +353,21 @@ fn refuse_literal_secrets(table: &toml::Table, file: &str) -> Result<(), ConfigE
                 format!("{section}.{key}.{subkey}"),
             )
         };
-        let Some(toml::Value::String(text)) = value else {
-            continue;
+        let texts: Vec<&str> = match value {
+            Some(toml::Value::String(text)) => vec![text.as_str()],
+            Some(toml::Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).collect(),
+            _ => continue,
         };
-        if !(text.starts_with("${") || text.starts_with("file:")) {
-            return Err(ConfigError::Invalid {
-                file: file.to_string(),
-                key: name,
-                problem: "is a secret written into the config: use a reference like \
+        for text in texts {
+            if !(text.starts_with("${") || text.starts_with("file:")) {
+                return Err(ConfigError::Invalid {
+                    file: file.to_string(),
+                    key: name,
+                    problem: "is a secret written into the config: use a reference like \
                           \"${FRONTDOOR_OIDC_SECRET}\" or \"file:/etc/frontdoor/oidc-secret\""
-                    .to_string(),
-            });
+                        .to_string(),
+                });
+            }
         }
     }
     Ok(())
@@ -1643,6 +1648,11 @@ mod tests {
         );
         let literal_key = text.replace("\"${KEY}\"", "\"0123456789abcdef0123456789abcdef\"");
         assert!(error_text(&literal_key, &env).contains("session.cookie_key"));
+        let literal_previous = text.replace(
+            "lifetime = \"8h\"",
+            "lifetime = \"8h\"\nprevious_keys = [\"0123456789abcdef0123456789abcdef-old\"]",
+        );
+        assert!(error_text(&literal_previous, &env).contains("session.previous_keys"));
         // An environment override is a reference too.
         let overridden = load(
             &text.replace("client_secret = \"${SECRET}\"", ""),

@@ -408,17 +408,43 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     insert(headers, "x-forwarded-host", ctx.host);
     insert(headers, header::HOST.as_str(), ctx.host);
     if let Some(identity) = ctx.identity {
-        insert(headers, "x-forwarded-user", &identity.user);
+        insert(
+            headers,
+            "x-forwarded-user",
+            &header_safe(&identity.user, false),
+        );
         if let Some(email) = &identity.email {
-            insert(headers, "x-forwarded-email", email);
+            insert(headers, "x-forwarded-email", &header_safe(email, false));
         }
         if !identity.groups.is_empty() {
-            insert(headers, "x-forwarded-groups", &identity.groups.join(","));
+            // Comma-separated; a comma or % inside a group name is percent-encoded, so
+            // `x,admins` stays one group.
+            let groups: Vec<String> = identity
+                .groups
+                .iter()
+                .map(|g| header_safe(g, true))
+                .collect();
+            insert(headers, "x-forwarded-groups", &groups.join(","));
         }
         if !ctx.forward_authorization {
             headers.remove(header::AUTHORIZATION);
         }
     }
+}
+
+/// An identity value as a header can carry it: control characters and non-ASCII bytes are
+/// percent-encoded (and with `list_item`, `,` and `%` too), so no value is ever dropped.
+fn header_safe(value: &str, list_item: bool) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        let encode = !(0x20..0x7f).contains(&b) || (list_item && (b == b',' || b == b'%'));
+        if encode {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -475,6 +501,32 @@ mod tests {
             );
         }
         h
+    }
+
+    /// Identity values are never dropped: control and non-ASCII bytes are encoded, and a
+    /// comma inside a group name cannot split it into two groups.
+    #[test]
+    fn identity_values_are_header_safe() {
+        let mut h = HeaderMap::new();
+        let id = Identity {
+            user: "ren\u{e9}\n".into(),
+            method: AuthMethod::Oidc,
+            email: Some("a@b.test".into()),
+            groups: vec!["x,admins".into(), "CN=a,OU=b".into(), "50%".into()],
+        };
+        rewrite_request_headers(&mut h, &ctx("192.0.2.7", &[], Some(&id)));
+        assert_eq!(
+            h.get("x-forwarded-user").map(|v| v.as_bytes()),
+            Some(&b"ren%C3%A9%0A"[..])
+        );
+        assert_eq!(
+            h.get("x-forwarded-groups").map(|v| v.as_bytes()),
+            Some(&b"x%2Cadmins,CN=a%2COU=b,50%25"[..])
+        );
+        assert_eq!(
+            h.get("x-forwarded-email").map(|v| v.as_bytes()),
+            Some(&b"a@b.test"[..])
+        );
     }
 
     /// Every spoofable header is replaced; hop-by-hop ones (also Connection-named) are gone.

@@ -30,9 +30,14 @@ use crate::config::{AcmeChallenge, AcmeSettings};
 const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The first retry after a failure; each further failure doubles it, up to `MAX_BACKOFF`.
 const MIN_BACKOFF: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// A rate-limited account waits at least this long (Let's Encrypt's limits are hourly+).
 const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3600);
+/// After a failed validation (DNS or port not right yet) the next try waits at least this
+/// long: Let's Encrypt allows 5 failed validations per name and hour.
+const INVALID_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// Long sleeps are cut into pieces this long, so a suspended machine renews on time.
+const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
 /// How long one request to the CA may take (a CA that accepts connections and then hangs
 /// would otherwise stall renewals forever).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,10 +63,15 @@ pub fn groups(settings: &AcmeSettings) -> Vec<Group> {
             })
             .collect()
     } else {
-        vec![Group {
-            name: settings.domains[0].clone(),
-            domains: settings.domains.clone(),
-        }]
+        settings
+            .domains
+            .first()
+            .map(|first| Group {
+                name: first.clone(),
+                domains: settings.domains.clone(),
+            })
+            .into_iter()
+            .collect()
     }
 }
 
@@ -109,16 +119,22 @@ pub struct Cached {
     pub key: CertifiedKey,
     pub not_before: i64,
     pub not_after: i64,
+    /// Ordered from this CA for exactly the configured names (in any order). When not, it is
+    /// still served until a certificate for the new names arrives.
+    pub current: bool,
 }
 
-/// The cached certificate for `group`, if it exists, was ordered for exactly these names from
-/// this directory, parses, and has not expired.
+/// The cached certificate for `group`, if it exists, parses, and has not expired.
 pub fn load_cached(settings: &AcmeSettings, group: &Group) -> Result<Cached, String> {
     let status = read_status(settings);
-    let recorded = status.get(&group.name);
-    if recorded.is_none_or(|s| s.domains != group.domains || s.directory != settings.directory) {
-        return Err("no certificate for these names from this CA in the cache".to_string());
-    }
+    let sorted = |names: &[String]| {
+        let mut v = names.to_vec();
+        v.sort();
+        v
+    };
+    let current = status.get(&group.name).is_some_and(|s| {
+        sorted(&s.domains) == sorted(&group.domains) && s.directory == settings.directory
+    });
     let chain = std::fs::read(cert_path(settings, group)).map_err(|e| e.to_string())?;
     let key = std::fs::read(key_path(settings, group)).map_err(|e| e.to_string())?;
     let key = tls::certified_key_from_pem(&chain, &key)?;
@@ -134,6 +150,7 @@ pub fn load_cached(settings: &AcmeSettings, group: &Group) -> Result<Cached, Str
         key,
         not_before,
         not_after,
+        current,
     })
 }
 
@@ -170,12 +187,16 @@ pub fn initial(settings: &AcmeSettings) -> Result<Vec<Initial>, tls::TlsError> {
                 tracing::info!(
                     certificate = %group.name,
                     expires = cached.not_after,
+                    current = cached.current,
                     "ACME: serving the cached certificate"
                 );
                 out.push(Initial {
                     group,
                     key: cached.key,
-                    validity: Some((cached.not_before, cached.not_after)),
+                    // One for other names (or another CA) is served until the new one comes.
+                    validity: cached
+                        .current
+                        .then_some((cached.not_before, cached.not_after)),
                 });
             }
             Err(reason) => {
@@ -209,7 +230,12 @@ pub fn spawn(
         settings,
         account: Mutex::new(None),
         status_lock: std::sync::Mutex::new(()),
+        expiries: std::sync::Mutex::new(BTreeMap::new()),
     });
+    for start in &initial {
+        let expiry = start.validity.map_or(0, |(_, not_after)| not_after);
+        client.note_expiry(&start.group, expiry, &state.metrics);
+    }
     for (index, start) in initial.into_iter().enumerate() {
         tokio::spawn(keep_renewed(
             client.clone(),
@@ -240,8 +266,11 @@ async fn keep_renewed(
             let wait = Duration::from_secs(u64::try_from(due - now_unix()).unwrap_or(0));
             if !wait.is_zero() {
                 tracing::info!(certificate = %group.name, renew_in_secs = wait.as_secs(), "ACME: certificate valid; renewal scheduled");
-                if sleep_or_shutdown(wait, &mut shutdown).await {
+                if sleep_or_shutdown(wait.min(MAX_SLEEP), &mut shutdown).await {
                     return;
+                }
+                if wait > MAX_SLEEP {
+                    continue;
                 }
             }
         }
@@ -253,7 +282,7 @@ async fn keep_renewed(
         match attempt {
             Ok(issued) => {
                 tracing::info!(certificate = %group.name, expires = issued.not_after, "ACME: new certificate in use");
-                state.metrics.certificate_expires_at(issued.not_after);
+                client.note_expiry(&group, issued.not_after, &state.metrics);
                 if is_default {
                     slot.set(issued.key.clone());
                 }
@@ -265,6 +294,8 @@ async fn keep_renewed(
             Err(failure) => {
                 let wait = if failure.rate_limited {
                     backoff.max(RATE_LIMIT_BACKOFF)
+                } else if failure.validation {
+                    backoff.max(INVALID_BACKOFF)
                 } else {
                     backoff
                 };
@@ -297,6 +328,9 @@ struct Client {
     account: Mutex<Option<Account>>,
     /// Serializes read-modify-write of `status.json` between certificates.
     status_lock: std::sync::Mutex<()>,
+    /// Each certificate's expiry (0 while a placeholder is served); the metric shows the
+    /// soonest, so one failing certificate is not hidden by another's renewal.
+    expiries: std::sync::Mutex<BTreeMap<String, i64>>,
 }
 
 /// A failed order, with the CA's problem detail when it gave one.
@@ -304,6 +338,8 @@ struct Client {
 struct Failure {
     message: String,
     rate_limited: bool,
+    /// The CA could not validate the challenge (DNS, port, firewall).
+    validation: bool,
 }
 
 impl From<instant_acme::Error> for Failure {
@@ -324,6 +360,7 @@ impl From<instant_acme::Error> for Failure {
         Failure {
             message,
             rate_limited,
+            validation: false,
         }
     }
 }
@@ -333,6 +370,7 @@ impl From<String> for Failure {
         Failure {
             message,
             rate_limited: false,
+            validation: false,
         }
     }
 }
@@ -363,6 +401,17 @@ impl Drop for ChallengeCleanup<'_> {
 }
 
 impl Client {
+    fn note_expiry(&self, group: &Group, not_after: i64, metrics: &crate::metrics::Metrics) {
+        let mut expiries = self
+            .expiries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        expiries.insert(group.name.clone(), not_after);
+        if let Some(soonest) = expiries.values().min() {
+            metrics.certificate_expires_at(*soonest);
+        }
+    }
+
     /// Loads the cached account for this directory, or registers a new one and caches it.
     async fn account(&self) -> Result<Account, Failure> {
         let mut guard = self.account.lock().await;
@@ -390,15 +439,20 @@ impl Client {
                         None,
                     )
                     .await?;
+                tracing::info!(account = %account.id(), "ACME: account registered");
                 let stored = StoredAccount {
                     directory: self.settings.directory.clone(),
                     credentials,
                 };
-                let json = serde_json::to_vec_pretty(&stored)
-                    .map_err(|e| format!("cannot encode the ACME account: {e}"))?;
-                crate::files::write_private(&path, &json)
-                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-                tracing::info!(account = %account.id(), "ACME: account registered");
+                // Kept in memory whatever happens to the file, so retries reuse it.
+                let written = serde_json::to_vec_pretty(&stored)
+                    .map_err(|e| e.to_string())
+                    .and_then(|json| {
+                        crate::files::write_private(&path, &json).map_err(|e| e.to_string())
+                    });
+                if let Err(e) = written {
+                    tracing::error!(file = %path.display(), error = %e, "ACME: cannot cache the account key; a restart registers a new account");
+                }
                 account
             }
         };
@@ -502,15 +556,18 @@ impl Client {
                     }
                 }
             }
-            return Err(format!(
-                "the order is {status:?}: {}",
-                if problems.is_empty() {
-                    "the CA gave no detail".to_string()
-                } else {
-                    problems.join("; ")
-                }
-            )
-            .into());
+            return Err(Failure {
+                message: format!(
+                    "the order is {status:?}: {}",
+                    if problems.is_empty() {
+                        "the CA gave no detail".to_string()
+                    } else {
+                        problems.join("; ")
+                    }
+                ),
+                rate_limited: false,
+                validation: true,
+            });
         }
         drop(cleanup);
 
@@ -531,11 +588,16 @@ impl Client {
             .first()
             .and_then(|c| tls::validity_unix(c))
             .ok_or("the CA's certificate has no readable validity".to_string())?;
-        self.store(group, chain_pem.as_bytes(), key_pem.as_bytes())?;
+        // A cache that cannot be written must not cost the certificate (and the CA's
+        // duplicate-certificate limit): serve it, and say so.
+        if let Err(e) = self.store(group, chain_pem.as_bytes(), key_pem.as_bytes()) {
+            tracing::error!(certificate = %group.name, error = %e.message, "ACME: cannot cache the new certificate; it is served, but a restart orders another");
+        }
         Ok(Cached {
             key,
             not_before,
             not_after,
+            current: true,
         })
     }
 

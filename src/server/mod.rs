@@ -95,11 +95,17 @@ impl RunningServer {
         };
         let config = Config::load(&path)?;
         refuse_on_errors(&config)?;
+        let mut config = config;
         let acme_before = matches!(current.config.tls, TlsSettings::Acme(_));
         let acme_after = matches!(config.tls, TlsSettings::Acme(_));
         let certificate = if acme_before || acme_after {
             if current.config.tls != config.tls {
-                tracing::warn!("[tls] changes to or from [tls.acme] take effect on restart");
+                tracing::warn!(
+                    "[tls] changes to, from or within [tls.acme] take effect on restart"
+                );
+                // Keep serving (and answering challenges) exactly as the running ACME task
+                // expects until then.
+                config.tls = current.config.tls.clone();
             }
             None
         } else {
@@ -383,7 +389,8 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
                 // Bearer tokens only: no session is ever sealed, so any key will do.
                 None => {
                     let mut key = vec![0u8; 48];
-                    let _ = getrandom::fill(&mut key);
+                    getrandom::fill(&mut key)
+                        .map_err(|e| ServeError::Oidc(format!("no random source: {e}")))?;
                     crate::config::SessionSettings {
                         cookie_key: key,
                         previous_keys: Vec::new(),

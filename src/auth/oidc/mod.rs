@@ -45,6 +45,16 @@ const DISCOVERY_ATTEMPTS: u32 = 4;
 const DISCOVERY_FIRST_DELAY: Duration = Duration::from_millis(500);
 /// Used login states remembered (one-time use), at most.
 const MAX_USED_STATES: usize = 100_000;
+/// A sealed session larger than this (3 cookies) drops its ID token; still larger, the
+/// login is refused: browsers and servers refuse large Cookie headers.
+const MAX_SESSION_BYTES: usize = 11_400;
+/// Login cookies kept at once (several tabs); more are cleared when a new login starts.
+const MAX_LOGIN_COOKIES: usize = 3;
+/// A renewed session is reused for this long by concurrent requests with the same refresh
+/// token, so the provider sees one refresh and the browser one sealed value.
+const REFRESH_REUSE_SECS: i64 = 60;
+/// After a refresh the provider could not answer, the next try waits this long.
+const REFRESH_RETRY_SECS: i64 = 60;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct IdTokenFields {
@@ -136,6 +146,11 @@ pub struct Oidc {
     last_key_fetch: tokio::sync::Mutex<Instant>,
     http: HttpClient,
     used_states: std::sync::Mutex<HashMap<String, i64>>,
+    /// One refresh at a time, and its result shared with the requests that raced it.
+    refresh_gate: tokio::sync::Mutex<()>,
+    recent_refreshes: std::sync::Mutex<HashMap<[u8; 32], (i64, Session, String)>>,
+    /// `host[:port]` of `redirect_url`: logins start there, where the cookie will live.
+    redirect_authority: String,
 }
 
 pub fn now_unix() -> i64 {
@@ -144,12 +159,14 @@ pub fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn random_token() -> String {
+/// 32 random bytes, base64url; None without an OS random source (then no login starts).
+fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
-    // getrandom only fails without an OS random source; a zero token is then still unique
-    // per process only by chance, so the caller's state check would fail closed.
-    let _ = getrandom::fill(&mut bytes);
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+    getrandom::fill(&mut bytes).ok()?;
+    Some(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        bytes,
+    ))
 }
 
 fn http_client() -> Result<HttpClient, String> {
@@ -277,6 +294,12 @@ impl Oidc {
         let end_session_endpoint = discovery
             .end_session_endpoint
             .filter(|e| provider_url_allowed(e));
+        let redirect_authority = settings
+            .redirect_url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()))
+            .unwrap_or_default();
         tracing::info!(issuer = %settings.issuer, "OIDC provider discovered");
         Ok(Oidc {
             settings,
@@ -289,6 +312,9 @@ impl Oidc {
             last_key_fetch: tokio::sync::Mutex::new(Instant::now()),
             http,
             used_states: std::sync::Mutex::new(HashMap::new()),
+            refresh_gate: tokio::sync::Mutex::new(()),
+            recent_refreshes: std::sync::Mutex::new(HashMap::new()),
+            redirect_authority,
         })
     }
 
@@ -331,6 +357,7 @@ impl Oidc {
             &Expectations {
                 issuer: &self.settings.issuer,
                 audience: &self.settings.client_id,
+                check_azp: true,
                 leeway: LEEWAY_SECS,
                 now,
             },
@@ -352,10 +379,15 @@ impl Oidc {
             &Expectations {
                 issuer: &self.settings.issuer,
                 audience: &self.settings.audience,
+                check_azp: false,
                 leeway: LEEWAY_SECS,
                 now,
             },
         )?;
+        // An ID token (it carries a nonce) is the browser's proof, not an API credential.
+        if claims.contains_key("nonce") {
+            return Err(JwtError::Claim("nonce"));
+        }
         self.identity_from(&claims).ok_or(JwtError::Claim("sub"))
     }
 
@@ -365,7 +397,12 @@ impl Oidc {
             .and_then(Value::as_str)
             .or_else(|| claims.get("client_id").and_then(Value::as_str))?
             .to_string();
-        let verified = claims.get("email_verified").and_then(Value::as_bool) != Some(false);
+        // Only an email the provider says it verified counts (some send the flag as text).
+        let verified = match claims.get("email_verified") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s == "true",
+            _ => false,
+        };
         let email = claims
             .get("email")
             .and_then(Value::as_str)
@@ -403,11 +440,29 @@ impl Oidc {
         }
     }
 
-    /// Where to send the browser to start a login, and the cookie that binds the login to
-    /// this browser. `return_to` is sanitized: only a same-origin path survives.
-    pub fn start_login(&self, return_to: &str) -> (String, Option<String>) {
-        let state = random_token();
-        let nonce = random_token();
+    /// Where to send the browser to start a login, and the cookies to set: the one that binds
+    /// the login to this browser, and the clearing of older logins beyond a few. A request on
+    /// another host than `redirect_url`'s is first sent there (the session cookie will live
+    /// on that host). `return_to` is sanitized: only a same-origin path survives.
+    pub fn start_login(
+        &self,
+        host: &str,
+        return_to: &str,
+        headers: &HeaderMap,
+    ) -> Option<(String, Vec<String>)> {
+        if !self.redirect_authority.is_empty()
+            && !host.eq_ignore_ascii_case(&self.redirect_authority)
+        {
+            let path = safe_return_target(return_to);
+            return Some((
+                format!("https://{}{path}", self.redirect_authority),
+                Vec::new(),
+            ));
+        }
+        let (Some(state), Some(nonce)) = (random_token(), random_token()) else {
+            tracing::error!("no random source: cannot start a login");
+            return None;
+        };
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
             .oauth
@@ -426,18 +481,38 @@ impl Oidc {
             created: now_unix(),
         };
         let name = session::login_cookie_name(&state);
-        let cookie = serde_json::to_string(&login)
-            .ok()
-            .and_then(|json| self.sealer.seal(&name, &json))
-            .map(|sealed| session::set_cookie(&name, &sealed, LOGIN_TTL_SECS));
-        (url.to_string(), cookie)
+        let mut cookies: Vec<String> = session::request_cookies(headers)
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(session::LOGIN_PREFIX))
+            .map(|(n, _)| n)
+            .collect();
+        cookies.sort();
+        cookies.dedup();
+        let mut set = Vec::new();
+        if cookies.len() >= MAX_LOGIN_COOKIES {
+            set.extend(cookies.iter().map(|n| session::clear_cookie(n)));
+        }
+        set.extend(
+            serde_json::to_string(&login)
+                .ok()
+                .and_then(|json| self.sealer.seal(&name, &json))
+                .map(|sealed| session::set_cookie(&name, &sealed, LOGIN_TTL_SECS)),
+        );
+        Some((url.to_string(), set))
     }
 
     /// `/_frontdoor/login?rd=PATH`: a 302 to the provider, returning to `rd` (sanitized).
-    pub fn login_redirect(&self, return_to: &str) -> Response<crate::responses::Body> {
-        let (location, cookie) = self.start_login(return_to);
+    pub fn login_redirect(
+        &self,
+        host: &str,
+        return_to: &str,
+        headers: &HeaderMap,
+    ) -> Response<crate::responses::Body> {
+        let Some((location, cookies)) = self.start_login(host, return_to, headers) else {
+            return crate::responses::Denial::SignInRequired.into_response(true);
+        };
         let mut response = redirect(&location);
-        if let Some(cookie) = cookie {
+        for cookie in cookies {
             append_cookie(&mut response, &cookie);
         }
         response
@@ -456,7 +531,9 @@ impl Oidc {
                 .into_owned()
                 .collect();
         if let Some(error) = params.get("error") {
-            return Err(format!("the provider said `{error}`"));
+            let error: String = error.chars().take(64).collect();
+            tracing::warn!(error = %error.escape_debug(), "OIDC: the provider returned an error");
+            return Err("the provider did not sign you in".to_string());
         }
         let (Some(code), Some(state)) = (params.get("code"), params.get("state")) else {
             return Err("the callback has no code or state".to_string());
@@ -507,10 +584,13 @@ impl Oidc {
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
             id_token: Some(id_token),
         };
+        let (session, sealed) = self
+            .seal_session(session)
+            .ok_or("the session is too large for a cookie (too many groups?)")?;
         let mut response = redirect(&login.return_to);
         append_cookie(&mut response, &session::clear_cookie(&cookie_name));
         let (_, old_chunks) = session::session_value(&cookies);
-        for cookie in self.store_session(&session, old_chunks) {
+        for cookie in session::set_session(&sealed, (session.exp - now).max(0), old_chunks) {
             append_cookie(&mut response, &cookie);
         }
         Ok(response)
@@ -526,21 +606,34 @@ impl Oidc {
             used.retain(|_, seen| now - *seen <= LOGIN_TTL_SECS);
         }
         if used.len() >= MAX_USED_STATES {
-            // Still full of live states: refuse rather than forget one.
-            return false;
+            // Still full (a flood of callbacks): forget the oldest rather than refuse every
+            // login. A forgotten state stays useless: its code is single-use at the
+            // provider and bound to its PKCE verifier, and its browser cookie is cleared.
+            if let Some(oldest) = used
+                .iter()
+                .min_by_key(|(_, seen)| **seen)
+                .map(|(k, _)| k.clone())
+            {
+                used.remove(&oldest);
+            }
         }
         used.insert(state.to_string(), now).is_none()
     }
 
-    fn store_session(&self, session: &Session, old_chunks: usize) -> Vec<String> {
-        let max_age = (session.exp - now_unix()).max(0);
-        let sealed = serde_json::to_string(session)
-            .ok()
-            .and_then(|json| self.sealer.seal(session::SESSION_COOKIE, &json));
-        match sealed {
-            Some(sealed) => session::set_session(&sealed, max_age, old_chunks),
-            None => session::clear_session(old_chunks),
+    /// Seals a session; one too large for cookies drops its ID token (logout then goes to
+    /// the provider without `id_token_hint`), and is refused if still too large.
+    fn seal_session(&self, mut session: Session) -> Option<(Session, String)> {
+        let seal = |s: &Session| {
+            serde_json::to_string(s)
+                .ok()
+                .and_then(|json| self.sealer.seal(session::SESSION_COOKIE, &json))
+        };
+        let mut sealed = seal(&session)?;
+        if sealed.len() > MAX_SESSION_BYTES && session.id_token.is_some() {
+            session.id_token = None;
+            sealed = seal(&session)?;
         }
+        (sealed.len() <= MAX_SESSION_BYTES).then_some((session, sealed))
     }
 
     /// The session a request carries, opened without contacting the provider.
@@ -578,26 +671,37 @@ impl Oidc {
             };
         }
         let interval = i64::try_from(self.session.refresh_interval.as_secs()).unwrap_or(i64::MAX);
-        let mut renewed = stale_key;
+        let mut sealed: Option<String> = None;
         if now - session.refreshed >= interval {
-            match self.refresh(&mut session, now).await {
-                Refresh::Renewed => renewed = true,
-                Refresh::Refused(reason) => {
+            match self.refresh_once(session.clone(), now, interval).await {
+                Ok((renewed, value)) => {
+                    session = renewed;
+                    sealed = Some(value);
+                }
+                Err(reason) => {
                     tracing::info!(sub = %session.sub, reason, "OIDC: session ended at refresh");
                     return SessionCheck::Ended {
                         set_cookies: session::clear_session(chunks),
                     };
                 }
-                Refresh::Unavailable(reason) => {
-                    tracing::warn!(sub = %session.sub, reason, "OIDC: refresh failed; the session continues until it expires");
+            }
+        } else if stale_key {
+            // Opened with a previous key: write it again under the current one.
+            match self.seal_session(session.clone()) {
+                Some((resealed, value)) => {
+                    session = resealed;
+                    sealed = Some(value);
+                }
+                None => {
+                    return SessionCheck::Ended {
+                        set_cookies: session::clear_session(chunks),
+                    };
                 }
             }
         }
-        let set_cookies = if renewed {
-            self.store_session(&session, chunks)
-        } else {
-            Vec::new()
-        };
+        let set_cookies = sealed
+            .map(|value| session::set_session(&value, (session.exp - now).max(0), chunks))
+            .unwrap_or_default();
         SessionCheck::Valid {
             identity: OidcIdentity {
                 sub: session.sub,
@@ -607,6 +711,65 @@ impl Oidc {
             },
             set_cookies,
         }
+    }
+
+    /// Renews a due session once per refresh token: requests racing it (a page's many
+    /// subresources) get the same renewed session and the same sealed value, so the provider
+    /// sees one refresh (rotating refresh tokens survive) and the browser one set of cookies.
+    /// Err ends the session.
+    async fn refresh_once(
+        &self,
+        session: Session,
+        now: i64,
+        interval: i64,
+    ) -> Result<(Session, String), String> {
+        let key: [u8; 32] = {
+            use sha2::Digest;
+            let material = session
+                .refresh_token
+                .clone()
+                .unwrap_or_else(|| format!("{}\u{0}{}", session.sub, session.exp));
+            sha2::Sha256::digest(material.as_bytes()).into()
+        };
+        let refreshed = session.refreshed;
+        let cached = |this: &Self| {
+            this.recent_refreshes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                // Only a renewal newer than this session's last one: a session renewed by it
+                // that is due again must go to the provider.
+                .filter(|(when, renewed, _)| {
+                    now - *when <= REFRESH_REUSE_SECS && renewed.refreshed > refreshed
+                })
+                .map(|(_, s, v)| (s.clone(), v.clone()))
+        };
+        if let Some(found) = cached(self) {
+            return Ok(found);
+        }
+        let _gate = self.refresh_gate.lock().await;
+        if let Some(found) = cached(self) {
+            return Ok(found);
+        }
+        let mut renewed = session;
+        match self.refresh(&mut renewed, now).await {
+            Refresh::Renewed => {}
+            Refresh::Refused(reason) => return Err(reason),
+            Refresh::Unavailable(reason) => {
+                tracing::warn!(sub = %renewed.sub, reason, "OIDC: refresh failed; the session continues and the refresh is retried in a minute");
+                renewed.refreshed = now - interval + REFRESH_RETRY_SECS;
+            }
+        }
+        let (renewed, sealed) = self
+            .seal_session(renewed)
+            .ok_or("the renewed session is too large for a cookie")?;
+        let mut recent = self
+            .recent_refreshes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        recent.retain(|_, (when, _, _)| now - *when <= REFRESH_REUSE_SECS);
+        recent.insert(key, (now, renewed.clone(), sealed.clone()));
+        Ok((renewed, sealed))
     }
 
     async fn refresh(&self, session: &mut Session, now: i64) -> Refresh {
@@ -621,7 +784,11 @@ impl Oidc {
             .await;
         let tokens = match result {
             Ok(tokens) => tokens,
-            Err(RequestTokenError::ServerResponse(e)) => {
+            // Only invalid_grant means the grant is gone; other errors (temporarily
+            // unavailable, a misconfigured client) are not the person's fault.
+            Err(RequestTokenError::ServerResponse(e))
+                if *e.error() == oauth2::basic::BasicErrorResponseType::InvalidGrant =>
+            {
                 return Refresh::Refused(format!("the provider said {}", e.error()));
             }
             Err(e) => return Refresh::Unavailable(describe(&e)),
@@ -762,7 +929,7 @@ fn origin_of(url: &str) -> String {
 /// and anything that is not a valid request target.
 pub fn safe_return_target(target: &str) -> String {
     let fallback = || "/".to_string();
-    if target.len() > 2048
+    if target.len() > 1024
         || !target.starts_with('/')
         || target
             .bytes()
