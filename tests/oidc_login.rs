@@ -188,44 +188,25 @@ fn urlencode(s: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // HTTP: one request per connection, http:// or https:// (frontdoor's self-signed cert)
 
-#[derive(Debug)]
-struct AcceptAny;
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+/// One request; a server that does not answer within 20 s fails the test, naming the URL.
+async fn fetch(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, HeaderMap, String) {
+    match tokio::time::timeout(
+        Duration::from_secs(20),
+        fetch_untimed(method.clone(), url, headers, body),
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(_) => panic!("no answer within 20 s to {method} {url}"),
     }
 }
 
-async fn fetch(
+async fn fetch_untimed(
     method: Method,
     url: &str,
     headers: &[(&str, &str)],
@@ -256,7 +237,7 @@ async fn fetch(
     let response = if parsed.scheme() == "https" {
         let config = rustls::ClientConfig::builder()
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny))
+            .with_custom_certificate_verifier(Arc::new(common::AcceptAny))
             .with_no_client_auth();
         let tls = TlsConnector::from(Arc::new(config))
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
@@ -644,7 +625,7 @@ async fn setup(id_token_ttl: u64, refresh_interval: &str) -> (Op, Front) {
 /// The full login: a browser navigation is sent to the provider, signs in, lands on the
 /// page it asked for, and the upstream sees the identity (client-sent copies stripped,
 /// frontdoor's own cookies not forwarded). API-style requests get 401 JSON, never a 302.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flow_reaches_the_upstream_with_identity_headers() {
     let (_op, front) = setup(3600, "1h").await;
     let mut browser = Browser::default();
@@ -784,7 +765,7 @@ async fn login_flow_reaches_the_upstream_with_identity_headers() {
 
 /// allow_groups, allow_email_domains, allow_emails: a signed-in person outside them gets
 /// 403 saying who they are, with a sign-out link. An unverified email does not count.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_rules_by_group_domain_and_email() {
     let (_op, front) = setup(3600, "1h").await;
     let mut alice = Browser::default();
@@ -837,7 +818,7 @@ async fn allow_rules_by_group_domain_and_email() {
 
 /// The session cookie cannot be modified, and one sealed under a key that was rotated out
 /// no longer opens; with the old key in `previous_keys` it opens and is re-sealed.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookie_tampering_and_key_rotation() {
     let port = free_port();
     let op_dir = TempDir::new("oidc-op");
@@ -928,7 +909,7 @@ async fn session_cookie_tampering_and_key_rotation() {
 
 /// A callback can be used once; a code bound to one login's PKCE challenge cannot finish
 /// another login (its verifier does not match); a state without its browser cookie fails.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_state_and_pkce_binding() {
     let (_op, front) = setup(3600, "1h").await;
     let callback_prefix = front.url("/_frontdoor/callback");
@@ -1001,7 +982,7 @@ async fn replayed_state_and_pkce_binding() {
 
 /// Return targets never leave the site: each of these, given to /_frontdoor/login?rd=,
 /// ends the login on a same-origin path.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_redirect_corpus_never_leaves_the_site() {
     let (_op, front) = setup(3600, "1h").await;
     let corpus = [
@@ -1097,7 +1078,7 @@ async fn open_redirect_corpus_never_leaves_the_site() {
 
 /// Past the refresh interval the session is renewed with the refresh token; once the
 /// provider revokes the grant, the next request after the interval is signed out.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_renews_and_revocation_signs_out() {
     let (op, front) = setup(60, "1s").await;
     let mut browser = Browser::default();
@@ -1178,7 +1159,7 @@ async fn refresh_renews_and_revocation_signs_out() {
 
 /// Logout clears the session and sends the browser to the provider's end_session_endpoint
 /// with id_token_hint and post_logout_redirect_uri.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_clears_the_session_and_ends_the_provider_session() {
     let (op, front) = setup(3600, "1h").await;
     let mut browser = Browser::default();
@@ -1211,7 +1192,7 @@ async fn logout_clears_the_session_and_ends_the_provider_session() {
 /// Bearer tokens on `oidc_bearer` routes: a JWT access token from the provider for the
 /// configured audience passes; tampered, other-audience, expired and missing ones get 401;
 /// after the provider rotates its keys, tokens under the new kid pass without a restart.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bearer_tokens_and_key_rotation() {
     let (op, front) = setup(3600, "1h").await;
     let token = op.service_token().await;
@@ -1380,7 +1361,7 @@ async fn direct_id_token(op: &Op, front: &Front, nonce: &str) -> String {
 
 /// ID token verification with the provider's real tokens: a good one passes; tampered,
 /// expired, wrong-key, other-issuer and wrong-nonce ones are refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn id_token_checks() {
     let (op, front) = setup(3600, "1h").await;
     let oidc = front.oidc();
@@ -1473,7 +1454,7 @@ async fn id_token_checks() {
 
 /// The same login in headless Chromium: sign in at the provider, land on the page first
 /// asked for, sign out (at the provider too), and be asked to sign in again.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_signs_in_and_out() {
     let (_op, front) = setup(3600, "1h").await;
     let args = json!({

@@ -610,40 +610,41 @@ impl Client {
             .map_err(|e| format!("{}: cannot write: {e}", key_file.display()))?;
         crate::files::write_private(&cert_file, chain)
             .map_err(|e| format!("{}: cannot write: {e}", cert_file.display()))?;
+        self.update_status(group, |entry| {
+            entry.domains = group.domains.clone();
+            entry.directory = self.settings.directory.clone();
+        });
+        Ok(())
+    }
+
+    /// Read-modify-write of one certificate's entry in `status.json`, one at a time.
+    fn update_status(&self, group: &Group, change: impl FnOnce(&mut GroupStatus)) {
         let _guard = self
             .status_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut status = read_status(&self.settings);
-        let entry = status.entry(group.name.clone()).or_default();
-        entry.domains = group.domains.clone();
-        entry.directory = self.settings.directory.clone();
+        change(status.entry(group.name.clone()).or_default());
         self.write_status(&status);
-        Ok(())
     }
 
     /// Records an attempt's outcome in `status.json` (for `check`).
     fn record(&self, group: &Group, error: Option<&str>) {
-        let _guard = self
-            .status_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut status = read_status(&self.settings);
-        let entry = status.entry(group.name.clone()).or_default();
         let now = now_unix();
-        entry.last_attempt_unix = Some(now);
-        match error {
-            None => {
-                entry.last_success_unix = Some(now);
-                entry.failures = 0;
-                entry.last_error = None;
+        self.update_status(group, |entry| {
+            entry.last_attempt_unix = Some(now);
+            match error {
+                None => {
+                    entry.last_success_unix = Some(now);
+                    entry.failures = 0;
+                    entry.last_error = None;
+                }
+                Some(message) => {
+                    entry.failures = entry.failures.saturating_add(1);
+                    entry.last_error = Some(message.to_string());
+                }
             }
-            Some(message) => {
-                entry.failures = entry.failures.saturating_add(1);
-                entry.last_error = Some(message.to_string());
-            }
-        }
-        self.write_status(&status);
+        });
     }
 
     fn write_status(&self, status: &Status) {

@@ -343,6 +343,29 @@ impl Oidc {
         Ok(parsed.claims)
     }
 
+    /// A token's verified claims, checked against the issuer and `audience` (and `azp`,
+    /// for ID tokens) with the clock at `now`.
+    async fn verified_for(
+        &self,
+        token: &str,
+        audience: &str,
+        check_azp: bool,
+        now: i64,
+    ) -> Result<serde_json::Map<String, Value>, JwtError> {
+        let claims = self.verified(token).await?;
+        jwt::check_claims(
+            &claims,
+            &Expectations {
+                issuer: &self.settings.issuer,
+                audience,
+                check_azp,
+                leeway: LEEWAY_SECS,
+                now,
+            },
+        )?;
+        Ok(claims)
+    }
+
     /// Verifies an ID token: signature, issuer, audience (azp), times, and the nonce when
     /// one is expected. Public for the tests that feed it forged tokens.
     pub async fn verify_id_token(
@@ -351,17 +374,9 @@ impl Oidc {
         nonce: Option<&str>,
         now: i64,
     ) -> Result<OidcIdentity, JwtError> {
-        let claims = self.verified(token).await?;
-        jwt::check_claims(
-            &claims,
-            &Expectations {
-                issuer: &self.settings.issuer,
-                audience: &self.settings.client_id,
-                check_azp: true,
-                leeway: LEEWAY_SECS,
-                now,
-            },
-        )?;
+        let claims = self
+            .verified_for(token, &self.settings.client_id, true, now)
+            .await?;
         if let Some(nonce) = nonce
             && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
         {
@@ -373,17 +388,9 @@ impl Oidc {
     /// Verifies a bearer token (a JWT access token from the provider): signature, issuer,
     /// the configured audience, times.
     pub async fn verify_bearer(&self, token: &str, now: i64) -> Result<OidcIdentity, JwtError> {
-        let claims = self.verified(token).await?;
-        jwt::check_claims(
-            &claims,
-            &Expectations {
-                issuer: &self.settings.issuer,
-                audience: &self.settings.audience,
-                check_azp: false,
-                leeway: LEEWAY_SECS,
-                now,
-            },
-        )?;
+        let claims = self
+            .verified_for(token, &self.settings.audience, false, now)
+            .await?;
         // An ID token (it carries a nonce) is the browser's proof, not an API credential.
         if claims.contains_key("nonce") {
             return Err(JwtError::Claim("nonce"));
