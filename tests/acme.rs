@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{ServeProcess, Setup};
+use common::{ServeProcess, Setup, free_port};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -27,16 +27,6 @@ use tokio_rustls::client::TlsStream;
 const BIN: &str = env!("CARGO_BIN_EXE_frontdoor");
 const NAME: &str = "agent.frontdoor.test";
 const OTHER: &str = "api.frontdoor.test";
-
-/// A free port on 127.0.0.1 (pebble's ports are fixed in its config, so they are picked
-/// first; the tiny race with other processes is accepted).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The ports frontdoor will listen on; pebble validates against them.
 struct Ports {

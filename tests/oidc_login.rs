@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use common::{TempDir, install_crypto};
+use common::{TempDir, free_port, install_crypto};
 use frontdoor::auth::oidc::jwt::JwtError;
 use frontdoor::config::{Config, Env};
 use frontdoor::demo::agent::DemoAgent;
@@ -38,14 +38,6 @@ const API_AUDIENCE: &str = "https://frontdoor.test/api";
 
 fn oidc_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -282,6 +274,15 @@ impl Page {
             .get(header::LOCATION)
             .map(|v| v.to_str().unwrap().to_string())
     }
+    /// Where this page's redirect points, as an absolute URL.
+    fn next_url(&self) -> String {
+        url::Url::parse(&self.url)
+            .unwrap()
+            .join(&self.location().unwrap())
+            .unwrap()
+            .to_string()
+    }
+
     fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)
@@ -920,11 +921,7 @@ async fn replayed_state_and_pkce_binding() {
     let stopped = a
         .submit_login(&page, "alice", "wonderland", Some(&callback_prefix))
         .await;
-    let callback_a = url::Url::parse(&stopped.url)
-        .unwrap()
-        .join(&stopped.location().unwrap())
-        .unwrap()
-        .to_string();
+    let callback_a = stopped.next_url();
     assert!(callback_a.starts_with(&callback_prefix), "{callback_a}");
     let params: HashMap<String, String> = url::Url::parse(&callback_a)
         .unwrap()
@@ -1036,11 +1033,7 @@ async fn open_redirect_corpus_never_leaves_the_site() {
             )
             .await;
         // Stopped at frontdoor's callback: deliver it and look where it sends the browser.
-        let callback = url::Url::parse(&page.url)
-            .unwrap()
-            .join(&page.location().unwrap())
-            .unwrap()
-            .to_string();
+        let callback = page.next_url();
         assert!(callback.starts_with(&origin), "{target:?}: {callback}");
         let landed = browser.get(&callback).await;
         assert_eq!(landed.status, StatusCode::FOUND, "{target:?}");
@@ -1066,11 +1059,7 @@ async fn open_redirect_corpus_never_leaves_the_site() {
             Some(&origin),
         )
         .await;
-    let callback = url::Url::parse(&page.url)
-        .unwrap()
-        .join(&page.location().unwrap())
-        .unwrap()
-        .to_string();
+    let callback = page.next_url();
     let landed = browser.get(&callback).await;
     assert_eq!(landed.location().as_deref(), Some("/app/reports?q=1"));
     front.stop().await;

@@ -634,3 +634,13 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
             .supported_schemes()
     }
 }
+
+/// A free port on 127.0.0.1, for servers whose port must be known before they start (an
+/// OpenID provider's redirect URI, pebble's validation ports). The port is released before
+/// use; the small race with other processes is accepted.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

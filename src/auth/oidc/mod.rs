@@ -206,10 +206,8 @@ async fn send(
         .map_err(|_| HttpError(format!("{uri}: no answer within {PROVIDER_TIMEOUT:?}")))?
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(
-    http: &HttpClient,
-    url: &str,
-) -> Result<T, String> {
+/// GET `url` asking for JSON: the body of a 2xx answer.
+async fn get_body(http: &HttpClient, url: &str) -> Result<Vec<u8>, String> {
     let request = Request::get(url)
         .header(header::ACCEPT, "application/json")
         .body(Vec::new())
@@ -218,7 +216,14 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     if !response.status().is_success() {
         return Err(format!("{url}: HTTP {}", response.status()));
     }
-    serde_json::from_slice(response.body()).map_err(|e| format!("{url}: {e}"))
+    Ok(response.into_body())
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &HttpClient,
+    url: &str,
+) -> Result<T, String> {
+    serde_json::from_slice(&get_body(http, url).await?).map_err(|e| format!("{url}: {e}"))
 }
 
 impl Oidc {
@@ -907,15 +912,7 @@ fn describe<E: std::error::Error>(e: &RequestTokenError<E, BasicErrorResponse>) 
 }
 
 async fn fetch_keys(http: &HttpClient, url: &str) -> Result<KeySet, String> {
-    let request = Request::get(url)
-        .header(header::ACCEPT, "application/json")
-        .body(Vec::new())
-        .map_err(|e| format!("{url}: {e}"))?;
-    let response = send(http, request).await.map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
-    KeySet::from_json(response.body()).map_err(|e| format!("{url}: {e}"))
+    KeySet::from_json(&get_body(http, url).await?).map_err(|e| format!("{url}: {e}"))
 }
 
 /// `https://host[:port]` of an absolute URL.
