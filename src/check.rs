@@ -4,7 +4,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 
@@ -76,11 +75,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
     out
 }
 
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+use crate::clock::now_unix;
 
 /// A private file (key, secret) readable by group or others.
 fn check_private_mode(path: &Path, subject: &str, out: &mut Vec<Finding>) {

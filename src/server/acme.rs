@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use instant_acme::{
@@ -163,12 +163,7 @@ pub fn renew_at(not_before: i64, not_after: i64) -> i64 {
     two_thirds.max(before_expiry)
 }
 
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_unix;
 
 /// What to serve for one certificate at start, and the validity of a cached one.
 pub struct Initial {
@@ -470,10 +465,7 @@ impl Client {
                 .map_err(|e| format!("the system's CA roots: {e}"))?,
             Some(roots_path) => {
                 let roots = read_roots(roots_path)?;
-                let provider = rustls::crypto::CryptoProvider::get_default()
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-                let config = rustls::ClientConfig::builder_with_provider(provider)
+                let config = rustls::ClientConfig::builder_with_provider(tls::provider())
                     .with_safe_default_protocol_versions()
                     .map_err(|e| format!("TLS client: {e}"))?
                     .with_root_certificates(roots)

@@ -140,7 +140,8 @@ impl ResolvesServerCert for CertificateSlot {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+/// The process's crypto provider (aws-lc-rs, installed by `main`), or aws-lc-rs directly.
+pub fn provider() -> Arc<CryptoProvider> {
     CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))

@@ -7,7 +7,7 @@ pub mod session;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -153,11 +153,7 @@ pub struct Oidc {
     redirect_authority: String,
 }
 
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub use crate::clock::now_unix;
 
 /// 32 random bytes, base64url; None without an OS random source (then no login starts).
 fn random_token() -> Option<String> {
