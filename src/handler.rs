@@ -29,7 +29,7 @@ use crate::limits::{self, CappedBody};
 use crate::metrics::Metrics;
 use crate::policy::routes::Decision;
 use crate::policy::target::{TargetError, parse_target};
-use crate::proxy::{ForwardContext, Upstream};
+use crate::proxy::{ClientConnection, ForwardContext, Upstream};
 use crate::responses::{self, Body, Denial, wants_json};
 
 /// Everything a request needs that outlives it.
@@ -73,9 +73,10 @@ struct AccessRecord {
 /// Serves one request. Never fails: every refusal is a response.
 pub async fn handle(
     state: Arc<AppState>,
-    peer: SocketAddr,
+    client: ClientConnection,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    let peer = client.addr;
     let started = Instant::now();
     let runtime = state.runtime.load_full();
     let json = wants_json(req.headers());
@@ -89,7 +90,7 @@ pub async fn handle(
         denied: None,
         set_cookies: Vec::new(),
     };
-    let mut response = match through(&state, &runtime, peer, req, &mut record).await {
+    let mut response = match through(&state, &runtime, client, req, &mut record).await {
         Ok(response) => response,
         Err((reason, denial)) => {
             record.denied = Some(reason);
@@ -120,11 +121,12 @@ pub async fn handle(
 async fn through(
     state: &AppState,
     runtime: &Runtime,
-    peer: SocketAddr,
+    conn: ClientConnection,
     req: Request<Incoming>,
     record: &mut AccessRecord,
 ) -> Result<Response<Body>, (&'static str, Denial)> {
     let config = &runtime.config;
+    let peer = conn.addr;
     // 1. Normalize the target: one path, one host, or 400/421.
     let target = parse_target(
         req.method(),
@@ -215,10 +217,10 @@ async fn through(
     //    get 429 before their password is even looked at.
     let client =
         crate::proxy::client_address(peer.ip(), req.headers(), &config.server.trusted_proxies);
-    let return_to = target.path_and_query();
+    let path_and_query = target.path_and_query();
     let facts = auth::RequestFacts {
         method: req.method(),
-        return_to: &return_to,
+        return_to: &path_and_query,
         host: &target.host,
     };
     let identity: Option<Identity> = auth::authenticate(
@@ -252,9 +254,10 @@ async fn through(
     let req = Request::from_parts(parts, body.boxed_unsync());
 
     // 6. Forward and stream both ways.
-    let path_and_query = target.path_and_query();
     let ctx = ForwardContext {
         peer: peer.ip(),
+        peer_header: conn.addr_header,
+        connection_slot: Some(conn.slot),
         trusted_proxies: &config.server.trusted_proxies,
         host: &target.host,
         path_and_query: &path_and_query,

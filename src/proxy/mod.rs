@@ -3,16 +3,14 @@
 //! failures to 413 / 502 / 504.
 
 use std::any::Any;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Identity;
@@ -20,6 +18,9 @@ use crate::config::Cidr;
 use crate::errors::is_caused_by;
 use crate::limits::{BodyEnd, BodyStalled, BodyTooLarge};
 use crate::responses::{Body, Denial};
+
+mod pool;
+pub use pool::{ConnectError, Pool, PooledBody};
 
 /// Headers that describe one connection, not the message: never forwarded either way
 /// (RFC 9110 7.6.1), plus any named in the `Connection` header.
@@ -71,7 +72,7 @@ static CLIENT_FORBIDDEN: [HeaderName; 12] = [
 pub enum UpstreamError {
     /// The upstream refused or could not be reached.
     #[error("upstream unreachable: {0}")]
-    Unreachable(#[source] hyper_util::client::legacy::Error),
+    Unreachable(#[source] ConnectError),
     /// No response headers within `upstream.response_timeout_secs`.
     #[error("upstream did not answer within {0:?}")]
     Timeout(Duration),
@@ -83,7 +84,7 @@ pub enum UpstreamError {
     BodyStalled,
     /// Anything else the client reported (the upstream closed mid-request, bad response).
     #[error("upstream request failed: {0}")]
-    Failed(#[source] hyper_util::client::legacy::Error),
+    Failed(#[source] hyper::Error),
     /// The upstream switched protocols although the client never asked to.
     #[error("upstream sent 101 to a request that did not ask for an upgrade")]
     UnrequestedUpgrade,
@@ -122,9 +123,23 @@ impl ConnectionSlot {
     }
 }
 
+/// The client connection a request came on.
+#[derive(Clone)]
+pub struct ClientConnection {
+    pub addr: SocketAddr,
+    /// `addr`'s IP as `X-Forwarded-For` carries it, formatted once per connection.
+    pub addr_header: HeaderValue,
+    /// Taken over by a WebSocket tunnel.
+    pub slot: ConnectionSlot,
+}
+
 /// What the handler decided, carried into forwarding.
 pub struct ForwardContext<'a> {
     pub peer: IpAddr,
+    /// `peer` (canonical) as a header value, formatted once per connection.
+    pub peer_header: HeaderValue,
+    /// The connection's slot, for a WebSocket tunnel to take over.
+    pub connection_slot: Option<ConnectionSlot>,
     pub trusted_proxies: &'a [Cidr],
     /// The validated Host (lower-case, with port if the client sent one).
     pub host: &'a str,
@@ -138,8 +153,7 @@ pub struct ForwardContext<'a> {
 
 /// The pooled client for one upstream.
 pub struct Upstream {
-    client: Client<HttpConnector, Body>,
-    authority: http::uri::Authority,
+    pool: Arc<Pool>,
     response_timeout: Duration,
     /// WebSocket tunnels outlive their HTTP connection; shutdown waits on this.
     tunnels: TaskTracker,
@@ -152,21 +166,26 @@ impl Upstream {
         response_timeout: Duration,
         tunnels: TaskTracker,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         Upstream {
-            client,
-            authority,
+            pool: Arc::new(Pool::new(
+                &authority,
+                connect_timeout,
+                POOL_IDLE_TIMEOUT,
+                POOL_MAX_IDLE,
+            )),
             response_timeout,
             tunnels,
         }
+    }
+
+    /// Closes pooled connections idle for longer than the pool's idle timeout.
+    pub fn evict_idle(&self) {
+        self.pool.evict_idle();
+    }
+
+    /// Idle keep-alive connections to this upstream.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle_count()
     }
 
     /// Sends the request upstream and returns its response, streaming both bodies.
@@ -177,7 +196,7 @@ impl Upstream {
     ) -> Result<Response<Body>, UpstreamError> {
         let client_upgrade =
             is_websocket_upgrade(req.method(), req.headers()).then(|| hyper::upgrade::on(&mut req));
-        let connection_slot = req.extensions_mut().remove::<ConnectionSlot>();
+        let connection_slot = ctx.connection_slot.clone();
         let (mut parts, body) = req.into_parts();
 
         // Every other Upgrade (h2c, TLS, anything) is removed with the hop-by-hop headers:
@@ -191,19 +210,16 @@ impl Upstream {
                 .headers
                 .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
-        parts.uri = Uri::builder()
-            .scheme("http")
-            .authority(self.authority.clone())
-            .path_and_query(ctx.path_and_query)
-            .build()
-            .map_err(UpstreamError::BadTarget)?;
+        // Origin form: the request line carries the path, Host the name.
+        parts.uri = Uri::try_from(ctx.path_and_query)
+            .map_err(|e| UpstreamError::BadTarget(http::Error::from(e)))?;
         parts.version = Version::HTTP_11;
         let upstream_req = Request::from_parts(parts, body);
 
         // The response timer starts once the request body has been sent: an upload may
         // take longer than the upstream's thinking time (slow uploads are bounded by the
         // body timeout instead).
-        let request = self.client.request(upstream_req);
+        let request = self.pool.send(upstream_req);
         tokio::pin!(request);
         let mut body_end = ctx.body_end.clone();
         let early = tokio::select! {
@@ -216,20 +232,18 @@ impl Upstream {
                 .await
                 .map_err(|_| UpstreamError::Timeout(self.response_timeout))?,
         };
-        let mut response = match result {
-            Err(e) => {
+        let (mut response, sender) = match result {
+            Err(pool::SendError::Connect(e)) => return Err(UpstreamError::Unreachable(e)),
+            Err(pool::SendError::Failed(e)) => {
                 if is_caused_by::<BodyTooLarge>(&e) {
                     return Err(UpstreamError::BodyTooLarge);
                 }
                 if is_caused_by::<BodyStalled>(&e) {
                     return Err(UpstreamError::BodyStalled);
                 }
-                if e.is_connect() {
-                    return Err(UpstreamError::Unreachable(e));
-                }
                 return Err(UpstreamError::Failed(e));
             }
-            Ok(response) => response,
+            Ok(answer) => answer,
         };
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -242,6 +256,8 @@ impl Upstream {
                 let held = connection_slot.and_then(|slot| slot.take());
                 self.tunnels.spawn(async move {
                     let _held = held;
+                    // The upstream connection's handle stays until its upgrade resolves.
+                    let _sender = sender;
                     let (Ok(client_io), Ok(upstream_io)) =
                         tokio::join!(client_upgrade, upstream_upgrade)
                     else {
@@ -271,12 +287,18 @@ impl Upstream {
 
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
+        let body = PooledBody::new(body, sender, Arc::clone(&self.pool));
         Ok(Response::from_parts(
             parts,
             body.map_err(Into::into).boxed_unsync(),
         ))
     }
 }
+
+/// Idle keep-alive connections to an upstream are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// At most this many idle connections per upstream.
+const POOL_MAX_IDLE: usize = 256;
 
 /// A WebSocket opening handshake: GET, `Connection: upgrade`, `Upgrade: websocket`, and no
 /// body (a body after an upgrade request could be read by the upstream as a second request).
@@ -333,13 +355,33 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[Cidr
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    strip(headers, |_| false);
+}
+
+/// Removes hop-by-hop headers, those the `Connection` header names, and those `also`
+/// matches, by looking at the names present (a request carries a handful of headers; the
+/// lists hold thirty names, each a hash lookup if removed one by one). Allocates nothing.
+fn strip(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
+    // First what `Connection` names, while it is still there to read.
+    if headers.contains_key(header::CONNECTION) {
+        while let Some(name) = headers
+            .keys()
+            .find(|name| {
+                *name != header::CONNECTION
+                    && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case(name.as_str()))
+            })
+            .cloned()
+        {
+            headers.remove(name);
+        }
+    }
+    while let Some(name) = headers
+        .keys()
+        .find(|name| HOP_BY_HOP.contains(name) || *name == header::UPGRADE || also(name))
+        .cloned()
+    {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
 }
 
 /// Applies every request-header rule: hop-by-hop out, frontdoor-owned headers replaced,
@@ -358,20 +400,13 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     } else {
         None
     };
-    strip_hop_by_hop(headers);
-    for name in FRONTDOOR_OWNED.iter().chain(CLIENT_FORBIDDEN.iter()) {
-        headers.remove(name);
-    }
     // Names with '_' are read as '-' by CGI/WSGI stacks (X_Forwarded_User becomes
     // HTTP_X_FORWARDED_USER): drop them all, as nginx does by default.
-    let underscored: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().contains('_'))
-        .cloned()
-        .collect();
-    for name in underscored {
-        headers.remove(&name);
-    }
+    strip(headers, |name| {
+        FRONTDOOR_OWNED.contains(name)
+            || CLIENT_FORBIDDEN.contains(name)
+            || name.as_str().contains('_')
+    });
     // HTTP/2 may split cookies over several fields; HTTP/1.1 upstreams expect one
     // (RFC 9113 section 8.2.3).
     let cookies: Vec<Vec<u8>> = headers
@@ -398,23 +433,36 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
             headers.insert(header::COOKIE, joined);
         }
     }
-    let peer = ctx.peer.to_canonical().to_string();
-    let forwarded_for = match prior_forwarded_for {
-        Some(prior) => format!("{prior}, {peer}"),
-        None => peer,
-    };
-    insert(headers, "x-forwarded-for", &forwarded_for);
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-    insert(headers, "x-forwarded-host", ctx.host);
-    insert(headers, header::HOST.as_str(), ctx.host);
+    match prior_forwarded_for {
+        Some(prior) => {
+            let peer = ctx.peer.to_canonical();
+            insert(
+                headers,
+                X_FORWARDED_FOR.clone(),
+                &format!("{prior}, {peer}"),
+            );
+        }
+        None => {
+            headers.insert(X_FORWARDED_FOR.clone(), ctx.peer_header.clone());
+        }
+    }
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("https"));
+    if let Ok(host) = HeaderValue::from_str(ctx.host) {
+        headers.insert(X_FORWARDED_HOST.clone(), host.clone());
+        headers.insert(header::HOST, host);
+    }
     if let Some(identity) = ctx.identity {
         insert(
             headers,
-            "x-forwarded-user",
+            X_FORWARDED_USER.clone(),
             &header_safe(&identity.user, false),
         );
         if let Some(email) = &identity.email {
-            insert(headers, "x-forwarded-email", &header_safe(email, false));
+            insert(
+                headers,
+                X_FORWARDED_EMAIL.clone(),
+                &header_safe(email, false),
+            );
         }
         if !identity.groups.is_empty() {
             // Comma-separated; a comma or % inside a group name is percent-encoded, so
@@ -424,7 +472,7 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
                 .iter()
                 .map(|g| header_safe(g, true))
                 .collect();
-            insert(headers, "x-forwarded-groups", &groups.join(","));
+            insert(headers, X_FORWARDED_GROUPS.clone(), &groups.join(","));
         }
         if !ctx.forward_authorization {
             headers.remove(header::AUTHORIZATION);
@@ -447,9 +495,22 @@ fn header_safe(value: &str, list_item: bool) -> String {
     out
 }
 
-fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+/// The client's address as `X-Forwarded-For` carries it (IPv4-mapped IPv6 as IPv4).
+pub fn peer_header(peer: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&peer.to_canonical().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_USER: HeaderName = HeaderName::from_static("x-forwarded-user");
+static X_FORWARDED_EMAIL: HeaderName = HeaderName::from_static("x-forwarded-email");
+static X_FORWARDED_GROUPS: HeaderName = HeaderName::from_static("x-forwarded-groups");
+
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), v);
+        headers.insert(name, v);
     }
 }
 
@@ -465,6 +526,8 @@ mod tests {
     ) -> ForwardContext<'a> {
         ForwardContext {
             peer: peer.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            peer_header: peer_header(peer.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))),
+            connection_slot: None,
             trusted_proxies: trusted,
             host: "agent.example.com",
             path_and_query: "/",

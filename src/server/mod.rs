@@ -192,6 +192,9 @@ async fn housekeeping(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>)
         }
         reload_users(&state, false);
         watch_certificate(&state, &mut certificate_files);
+        for upstream in &state.runtime.load().upstreams {
+            upstream.evict_idle();
+        }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             state.lockout.sweep();
             last_sweep = Instant::now();
@@ -696,15 +699,22 @@ async fn accept_https(
             }
             let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let activity = Arc::new(Activity::new(!is_h2));
+            let client = crate::proxy::ClientConnection {
+                addr: peer,
+                addr_header: crate::proxy::peer_header(peer.ip()),
+                slot,
+            };
             let service = {
                 let activity = activity.clone();
-                let slot = slot.clone();
-                service_fn(move |mut req: Request<Incoming>| {
+                service_fn(move |req: Request<Incoming>| {
                     let state = state.clone();
                     let guard = activity.begin();
-                    req.extensions_mut().insert(slot.clone());
+                    let client = client.clone();
+                    // Boxed: hyper keeps room for one service future per connection for the
+                    // connection's whole life, idle or not; the box is freed per request.
+                    let handled = Box::pin(handler::handle(state, client, req));
                     async move {
-                        let response = handler::handle(state, peer, req).await;
+                        let response = handled.await;
                         Ok::<_, Infallible>(response.map(|b| track(b, guard)))
                     }
                 })
@@ -720,10 +730,12 @@ async fn accept_https(
                     .max_concurrent_streams(256)
                     .keep_alive_interval(Some(Duration::from_secs(30)))
                     .keep_alive_timeout(Duration::from_secs(20));
-                let conn = builder.serve_connection(io, service);
+                // Boxed, here and below: the connection task then holds a pointer, not a
+                // second copy of the connection's state next to the handshake's.
+                let conn = Box::pin(builder.serve_connection(io, service));
                 drive(
                     conn,
-                    |c| c.graceful_shutdown(),
+                    |c| c.get_mut().as_mut().graceful_shutdown(),
                     activity,
                     settings,
                     shutdown,
@@ -740,10 +752,10 @@ async fn accept_https(
                     .header_read_timeout(None)
                     .max_buf_size(settings.max_header_bytes.max(MIN_H1_BUFFER))
                     .keep_alive(true);
-                let conn = builder.serve_connection(io, service).with_upgrades();
+                let conn = Box::pin(builder.serve_connection(io, service).with_upgrades());
                 drive(
                     conn,
-                    |c| c.graceful_shutdown(),
+                    |c| c.get_mut().as_mut().graceful_shutdown(),
                     activity,
                     settings,
                     shutdown,
