@@ -45,21 +45,30 @@ pub struct BodyStalled {
     pub timeout: std::time::Duration,
 }
 
-/// Resolves once a request body has been read to its end (or abandoned).
+/// Resolves once a request body has been read to its end (or abandoned). A request without
+/// a body (most of them) needs no channel.
 #[derive(Debug, Clone)]
-pub struct BodyEnd(tokio::sync::watch::Receiver<bool>);
+pub struct BodyEnd(Option<tokio::sync::watch::Receiver<bool>>);
 
 impl BodyEnd {
     /// For a request that has no body to wait for.
     pub fn already_ended() -> BodyEnd {
-        let (_, end) = tokio::sync::watch::channel(true);
-        BodyEnd(end)
+        BodyEnd(None)
+    }
+
+    /// Whether the body has ended (or was abandoned).
+    pub fn has_ended(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|end| *end.borrow() || end.has_changed().is_err())
     }
 
     /// Waits for the end of the body; returns at once if it already ended.
     pub async fn wait(&mut self) {
-        // An error means the body was dropped: nothing more will be sent either way.
-        let _ = self.0.wait_for(|ended| *ended).await;
+        if let Some(end) = &mut self.0 {
+            // An error means the body was dropped: nothing more will be sent either way.
+            let _ = end.wait_for(|ended| *ended).await;
+        }
     }
 }
 
@@ -73,27 +82,35 @@ pub struct CappedBody<B> {
     seen_bytes: u64,
     limit_bytes: u64,
     idle_timeout: std::time::Duration,
-    idle: Pin<Box<tokio::time::Sleep>>,
-    ended: tokio::sync::watch::Sender<bool>,
+    /// Armed when the body first waits for the client.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// None for a body that was empty from the start.
+    ended: Option<tokio::sync::watch::Sender<bool>>,
 }
 
 impl<B: Body> CappedBody<B> {
     pub fn new(inner: B, limit_bytes: u64, idle_timeout: std::time::Duration) -> (Self, BodyEnd) {
-        let (ended, end) = tokio::sync::watch::channel(inner.is_end_stream());
+        let (ended, end) = if inner.is_end_stream() {
+            (None, None)
+        } else {
+            let (ended, end) = tokio::sync::watch::channel(false);
+            (Some(ended), Some(end))
+        };
         let body = CappedBody {
             inner,
             seen_bytes: 0,
             limit_bytes,
             idle_timeout,
-            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+            idle: None,
             ended,
         };
         (body, BodyEnd(end))
     }
 
     fn mark_ended(&self) {
-        self.ended
-            .send_if_modified(|ended| !std::mem::replace(ended, true));
+        if let Some(ended) = &self.ended {
+            ended.send_if_modified(|ended| !std::mem::replace(ended, true));
+        }
     }
 }
 
@@ -121,8 +138,10 @@ where
                         }))));
                     }
                 }
-                let deadline = tokio::time::Instant::now() + this.idle_timeout;
-                this.idle.as_mut().reset(deadline);
+                if let Some(idle) = &mut this.idle {
+                    idle.as_mut()
+                        .reset(tokio::time::Instant::now() + this.idle_timeout);
+                }
                 if this.inner.is_end_stream() {
                     this.mark_ended();
                 }
@@ -136,7 +155,12 @@ where
                 this.mark_ended();
                 Poll::Ready(None)
             }
-            Poll::Pending => match this.idle.as_mut().poll(cx) {
+            Poll::Pending => match this
+                .idle
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(this.idle_timeout)))
+                .as_mut()
+                .poll(cx)
+            {
                 Poll::Ready(()) => {
                     this.mark_ended();
                     Poll::Ready(Some(Err(Box::new(BodyStalled {

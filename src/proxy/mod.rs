@@ -221,10 +221,14 @@ impl Upstream {
         // body timeout instead).
         let request = self.pool.send(upstream_req);
         tokio::pin!(request);
-        let mut body_end = ctx.body_end.clone();
-        let early = tokio::select! {
-            result = &mut request => Some(result),
-            () = body_end.wait() => None,
+        let early = if ctx.body_end.has_ended() {
+            None
+        } else {
+            let mut body_end = ctx.body_end.clone();
+            tokio::select! {
+                result = &mut request => Some(result),
+                () = body_end.wait() => None,
+            }
         };
         let result = match early {
             Some(result) => result,
