@@ -8,8 +8,9 @@
 //!
 //! This replaces hyper-util's general-purpose pool, which keys connections by scheme and
 //! host in a SipHash map and spawns a task per response to watch for the connection's
-//! return: about 9,000 of the 67,000 instructions a proxied request cost (callgrind, see
-//! bench/RESULTS.md).
+//! return (here a task is spawned only when hyper has not yet finished the exchange when the
+//! body ends): about 9,000 of the 67,000 instructions a proxied request cost (callgrind,
+//! see bench/RESULTS.md).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -139,12 +140,14 @@ impl Pool {
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
-        if idle.len() < self.max_idle {
-            idle.push(IdleConnection {
-                sender,
-                since: Instant::now(),
-            });
+        if idle.len() >= self.max_idle {
+            // The oldest goes: the newest is the likeliest to still be open upstream.
+            idle.remove(0);
         }
+        idle.push(IdleConnection {
+            sender,
+            since: Instant::now(),
+        });
     }
 
     /// Puts a connection whose response has been read to the end back in the list: at once
@@ -163,26 +166,47 @@ impl Pool {
         }
     }
 
+    /// Resolves the address (an IP address needs no lookup) and tries each result in turn,
+    /// the connect timeout split between them (as hyper-util's connector did), so an
+    /// address that drops packets leaves time for the next.
     async fn connect(&self) -> Result<SendRequest<Body>, ConnectError> {
-        let stream = match tokio::time::timeout(
+        let timed_out = || ConnectError::Timeout {
+            address: self.address.clone(),
+            after: self.connect_timeout,
+        };
+        let io_error = |source| ConnectError::Io {
+            address: self.address.clone(),
+            source,
+        };
+        let addresses: Vec<std::net::SocketAddr> = tokio::time::timeout(
             self.connect_timeout,
-            TcpStream::connect(self.address.as_str()),
+            tokio::net::lookup_host(self.address.as_str()),
         )
         .await
-        {
-            Err(_) => {
-                return Err(ConnectError::Timeout {
-                    address: self.address.clone(),
-                    after: self.connect_timeout,
-                });
+        .map_err(|_| timed_out())?
+        .map_err(io_error)?
+        .collect();
+        let count = u32::try_from(addresses.len()).unwrap_or(u32::MAX).max(1);
+        let each = self.connect_timeout / count;
+        let mut last = None;
+        let mut stream = None;
+        for address in addresses {
+            match tokio::time::timeout(each, TcpStream::connect(address)).await {
+                Ok(Ok(s)) => {
+                    stream = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => last = Some(io_error(e)),
+                Err(_) => last = Some(timed_out()),
             }
-            Ok(Err(source)) => {
-                return Err(ConnectError::Io {
-                    address: self.address.clone(),
-                    source,
-                });
-            }
-            Ok(Ok(stream)) => stream,
+        }
+        let Some(stream) = stream else {
+            return Err(last.unwrap_or_else(|| {
+                io_error(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the name resolved to no address",
+                ))
+            }));
         };
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::Builder::new()
@@ -241,7 +265,10 @@ impl HttpBody for PooledBody {
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
+            // hyper stops polling after trailers: they end the body too.
+            Poll::Ready(Some(Ok(frame))) if frame.is_trailers() || this.inner.is_end_stream() => {
+                this.release()
+            }
             Poll::Ready(Some(Err(_))) => this.connection = None,
             _ => {}
         }
@@ -433,6 +460,74 @@ mod tests {
         assert_eq!(pool.idle_count(), 0);
         exchange(&pool, "/").await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_with_trailers_return_their_connection() {
+        let (address, accepted) = upstream(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n\
+             5\r\nhello\r\n0\r\nx-sum: 5\r\n\r\n",
+            None,
+        )
+        .await;
+        let pool = pool(&address, Duration::from_secs(30));
+        for _ in 0..3 {
+            let Ok((response, sender)) = pool.send(get("/")).await else {
+                panic!("no response");
+            };
+            let mut body = PooledBody::new(response.into_body(), sender, Arc::clone(&pool));
+            // As hyper's server does: no poll after the trailers.
+            let mut data = Vec::new();
+            loop {
+                match body.frame().await {
+                    Some(Ok(frame)) if frame.is_trailers() => break,
+                    Some(Ok(frame)) => {
+                        data.extend_from_slice(frame.data_ref().map_or(&[][..], |d| &d[..]))
+                    }
+                    other => panic!("the body ended without trailers: {:?}", other.is_some()),
+                }
+            }
+            drop(body);
+            assert_eq!(&data[..], b"hello");
+            assert!(idle_becomes(&pool, 1).await);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_host_name_is_resolved() {
+        let (address, accepted) = upstream(OK, None).await;
+        let port = address.rsplit_once(':').map(|(_, p)| p).unwrap_or("0");
+        let pool = pool(&format!("localhost:{port}"), Duration::from_secs(30));
+        let (status, _) = exchange(&pool, "/").await;
+        assert_eq!(status, 200);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_keeps_at_most_max_idle() {
+        let (address, accepted) = upstream(OK, None).await;
+        let pool = pool(&address, Duration::from_secs(30));
+        // Ten requests at once need ten connections; the pool keeps eight of them.
+        let mut exchanges = tokio::task::JoinSet::new();
+        let barrier = Arc::new(tokio::sync::Barrier::new(10));
+        for _ in 0..10 {
+            let pool = Arc::clone(&pool);
+            let barrier = Arc::clone(&barrier);
+            exchanges.spawn(async move {
+                let Ok((response, sender)) = pool.send(get("/")).await else {
+                    panic!("no response");
+                };
+                barrier.wait().await;
+                let body = PooledBody::new(response.into_body(), sender, Arc::clone(&pool));
+                body.collect().await.is_ok()
+            });
+        }
+        while let Some(done) = exchanges.join_next().await {
+            assert!(matches!(done, Ok(true)));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 10);
+        assert!(idle_becomes(&pool, 8).await);
     }
 
     #[tokio::test]
