@@ -183,11 +183,6 @@ impl Upstream {
         self.pool.evict_idle();
     }
 
-    /// Idle keep-alive connections to this upstream.
-    pub fn idle_connections(&self) -> usize {
-        self.pool.idle_count()
-    }
-
     /// Sends the request upstream and returns its response, streaming both bodies.
     pub async fn forward(
         &self,
