@@ -191,7 +191,6 @@ impl Upstream {
     ) -> Result<Response<Body>, UpstreamError> {
         let client_upgrade =
             is_websocket_upgrade(req.method(), req.headers()).then(|| hyper::upgrade::on(&mut req));
-        let connection_slot = ctx.connection_slot.clone();
         let (mut parts, body) = req.into_parts();
 
         // Every other Upgrade (h2c, TLS, anything) is removed with the hop-by-hop headers:
@@ -252,7 +251,7 @@ impl Upstream {
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
             if let (Some(client_upgrade), true) = (client_upgrade, upstream_says_websocket) {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
-                let held = connection_slot.and_then(|slot| slot.take());
+                let held = ctx.connection_slot.as_ref().and_then(ConnectionSlot::take);
                 self.tunnels.spawn(async move {
                     let _held = held;
                     // The upstream connection's handle stays until its upgrade resolves.
