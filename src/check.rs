@@ -8,8 +8,8 @@ use std::path::Path;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::auth::htpasswd::HtpasswdFile;
+use crate::certificates::tls;
 use crate::config::{Config, TlsSettings};
-use crate::server::tls;
 
 /// Bodies above this are allowed but worth a second look.
 const LARGE_BODY_BYTES: u64 = 1 << 30;
@@ -166,7 +166,7 @@ fn check_tls(config: &Config, out: &mut Vec<Finding>) {
 /// `[tls.acme]`: the cache folder's mode, the cached certificates' names and expiry, whether
 /// renewal has been failing, and the `ca_roots` file.
 fn check_acme(acme: &crate::config::AcmeSettings, out: &mut Vec<Finding>) {
-    use crate::server::acme;
+    use crate::certificates::acme;
     if let Ok(meta) = std::fs::metadata(&acme.cache_dir)
         && meta.permissions().mode() & 0o077 != 0
     {

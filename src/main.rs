@@ -10,8 +10,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use frontdoor::config::{Config, DEFAULT_CONFIG_PATH};
-use frontdoor::policy::normalize::normalize_path;
-use frontdoor::policy::routes::Decision;
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +75,9 @@ enum Command {
         method: String,
         /// The request target, e.g. /api/jobs?x=1 or /%61dmin.
         target: String,
+        /// The Host header to ask with (default: the first of server.hosts).
+        #[arg(long)]
+        host: Option<String>,
     },
     /// Edit an htpasswd file like Apache's htpasswd (argon2id unless -B or -m).
     #[command(
@@ -244,9 +245,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config,
             method,
             target,
+            host,
         } => {
             let config = Config::load(&config_path(config))?;
-            println!("{}", explain(&config, &method, &target)?);
+            let explanation =
+                frontdoor::explain::explain(&config, &method, &target, host.as_deref())?;
+            println!("{}", explanation.text);
             Ok(ExitCode::SUCCESS)
         }
         Command::Passwd(flags) => Ok(passwd(flags)),
@@ -262,7 +266,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cert {
             command: CertCommand::SelfSigned { hosts, cert, key },
         } => {
-            frontdoor::server::tls::write_self_signed(&cert, &key, &hosts)?;
+            frontdoor::certificates::tls::write_self_signed(&cert, &key, &hosts)?;
             println!("wrote {} and {} (mode 0600)", cert.display(), key.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -297,78 +301,6 @@ fn check(path: &Path, strict: bool) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The policy's decision for one request, in words.
-fn explain(config: &Config, method: &str, target: &str) -> Result<String> {
-    let method = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
-        .with_context(|| format!("`{method}` is not an HTTP method"))?;
-    let uri: http::Uri = target
-        .parse()
-        .with_context(|| format!("`{target}` is not a request target (answered 400)"))?;
-    let mut out = format!("request:    {method} {target}\n");
-    if method == http::Method::CONNECT || !uri.path().starts_with('/') {
-        out.push_str("decision:   400 Bad Request (not an origin-form path)");
-        return Ok(out);
-    }
-    let path = match normalize_path(uri.path()) {
-        Ok(p) => p,
-        Err(e) => {
-            out.push_str(&format!("decision:   400 Bad Request ({e})"));
-            return Ok(out);
-        }
-    };
-    out.push_str(&format!("normalized: {path}\n"));
-    if path == "/_frontdoor" || path.starts_with("/_frontdoor/") {
-        out.push_str("decision:   answered by frontdoor itself (reserved path), never forwarded");
-        return Ok(out);
-    }
-    match config.table.decide(&method, &path) {
-        Decision::Hidden(area) => out.push_str(&format!(
-            "decision:   404 Not Found: hidden UI path ({area:?}); turn it on in [ui] to expose it (it still needs a route's login)"
-        )),
-        Decision::Unlisted => out.push_str("decision:   404 Not Found: no route covers this path"),
-        Decision::MethodNotAllowed { route, allow } => {
-            let names: Vec<&str> = allow.iter().map(http::Method::as_str).collect();
-            let path = config.routes.get(route).map_or("?", |r| r.path.as_str());
-            out.push_str(&format!(
-                "route:      #{route} {path}\ndecision:   405 Method Not Allowed (Allow: {})",
-                names.join(", ")
-            ));
-        }
-        Decision::Allowed { route } => {
-            let Some(r) = config.routes.get(route) else {
-                bail!("route #{route} missing");
-            };
-            if r.deny {
-                out.push_str(&format!(
-                    "route:      #{route} {} (deny)\ndecision:   404 Not Found: the route denies this path",
-                    r.path
-                ));
-                return Ok(out);
-            }
-            let auth = if r.is_public() {
-                "none (public)".to_string()
-            } else {
-                r.auth
-                    .iter()
-                    .map(|m| format!("{m:?}").to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            };
-            let cap = r.max_body_bytes.unwrap_or(config.max_body_bytes);
-            out.push_str(&format!(
-                "route:      #{route} {}{}\nauth:       {auth}\nbody cap:   {cap} bytes\ndecision:   forwarded to {}{path} once authenticated",
-                r.path,
-                if r.exact { " (exact)" } else { "" },
-                config
-                    .upstreams
-                    .get(r.upstream)
-                    .map_or("?", |u| u.url.trim_end_matches('/')),
-            ));
-        }
-    }
-    Ok(out)
 }
 
 #[derive(clap::Args)]

@@ -1,20 +1,37 @@
 //! Prometheus metrics: what happened to requests, logins and connections, kept in one
 //! registry that the admin listener serves at `/metrics`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// A route's label: its path, shared with the config (`-` for requests no route took).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct RouteLabel(Option<Arc<str>>);
+
+impl EncodeLabelValue for RouteLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.0.as_deref().unwrap_or("-"))
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteStatus {
-    route: String,
+    route: RouteLabel,
     status: u16,
+}
+
+/// Why a request was refused: the typed reason, no allocation per request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Denied {
+    reason: crate::responses::Reason,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -31,7 +48,7 @@ struct Outcome {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RouteStatus, Counter>,
-    denials: Family<Reason, Counter>,
+    denials: Family<Denied, Counter>,
     upstream_latency: Histogram,
     active_connections: Gauge,
     login_failures: Counter,
@@ -59,7 +76,7 @@ impl Metrics {
             "Requests answered, by route and status",
             requests.clone(),
         );
-        let denials = Family::<Reason, Counter>::default();
+        let denials = Family::<Denied, Counter>::default();
         registry.register(
             "denials",
             "Requests frontdoor refused itself, by reason",
@@ -130,21 +147,17 @@ impl Metrics {
         out
     }
 
-    pub fn request(&self, route: Option<&str>, status: u16) {
+    pub fn request(&self, route: Option<&Arc<str>>, status: u16) {
         self.requests
             .get_or_create(&RouteStatus {
-                route: route.unwrap_or("-").to_string(),
+                route: RouteLabel(route.cloned()),
                 status,
             })
             .inc();
     }
 
-    pub fn denial(&self, reason: &str) {
-        self.denials
-            .get_or_create(&Reason {
-                reason: reason.to_string(),
-            })
-            .inc();
+    pub fn denial(&self, reason: crate::responses::Reason) {
+        self.denials.get_or_create(&Denied { reason }).inc();
     }
 
     pub fn upstream_answered(&self, latency: Duration) {
@@ -220,9 +233,11 @@ mod tests {
     #[test]
     fn encodes_what_was_counted() {
         let m = Metrics::new();
-        m.request(Some("/api/jobs"), 200);
-        m.request(Some("/api/jobs"), 200);
-        m.denial("hidden path");
+        let route: Arc<str> = "/api/jobs".into();
+        m.request(Some(&route), 200);
+        m.request(Some(&route.clone()), 200);
+        m.request(None, 404);
+        m.denial(crate::responses::Reason::HiddenPath);
         m.upstream_answered(Duration::from_millis(3));
         let text = m.encode();
         assert!(
@@ -231,6 +246,10 @@ mod tests {
         );
         assert!(
             text.contains("frontdoor_denials_total{reason=\"hidden path\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("frontdoor_requests_total{route=\"-\",status=\"404\"} 1"),
             "{text}"
         );
         assert!(

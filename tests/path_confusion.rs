@@ -369,3 +369,67 @@ async fn path_confusion_table_http2() {
         failures.join("\n")
     );
 }
+
+/// `explain` and `serve` agree on every row: the status frontdoor answers itself, or that
+/// the request is forwarded. Both run the same policy code, and this pins it.
+#[tokio::test]
+async fn explain_agrees_with_serve() {
+    let public = Harness::with(Options {
+        routes: PUBLIC_ROOT,
+        ..Options::default()
+    })
+    .await;
+    let listed = Harness::with(Options {
+        routes: LISTED,
+        ..Options::default()
+    })
+    .await;
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for row in rows() {
+        let h = if row.table == Table::PublicRoot {
+            &public
+        } else {
+            &listed
+        };
+        h.agent.clear_seen();
+        let request = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            row.method,
+            row.target,
+            h.authority()
+        );
+        let served = status_of(&h.raw(request.as_bytes()).await);
+        let forwarded = !h.agent_targets().is_empty();
+        let runtime = h.server.as_ref().unwrap().state.runtime.load_full();
+        let explained = match frontdoor::explain::explain(
+            &runtime.config,
+            row.method,
+            &row.target,
+            Some(&h.authority()),
+        ) {
+            Ok(e) => e.status,
+            // Not even a URI: the server refuses it as a malformed request too.
+            Err(frontdoor::explain::ExplainError::Target(_)) => Some(400),
+            Err(e) => panic!("{} {}: {e}", row.method, row.target),
+        };
+        compared += 1;
+        let agrees = match explained {
+            None => forwarded,
+            Some(status) => !forwarded && status == served,
+        };
+        if !agrees {
+            failures.push(format!(
+                "{} {} ({:?}): explain says {explained:?}, serve answered {served} (forwarded: {forwarded})",
+                row.method, row.target, row.table
+            ));
+        }
+    }
+    assert!(compared >= 100, "only {compared} rows compared");
+    assert!(
+        failures.is_empty(),
+        "{} rows disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -12,7 +12,7 @@ use http::HeaderMap;
 use crate::config::{AuthMethod, Route};
 use crate::limits::lockout::{BanReason, Lockout};
 use crate::metrics::Metrics;
-use crate::responses::Denial;
+use crate::responses::Refusal;
 use basic::Verification;
 use basic::{BasicAuth, parse_basic_header};
 
@@ -37,32 +37,51 @@ impl Identity {
     }
 }
 
-/// What the authentication step needs to know about the request besides its headers.
+/// What the authentication step needs to know about the request.
 pub struct RequestFacts<'a> {
     pub method: &'a http::Method,
+    pub headers: &'a HeaderMap,
+    /// The client's address (from a trusted proxy's X-Forwarded-For where one applies):
+    /// what lockouts count per address.
+    pub client: IpAddr,
     /// The normalized path and query: where a login started here returns to.
     pub return_to: &'a str,
     /// The validated `host[:port]` the request was sent to.
     pub host: &'a str,
 }
 
+/// The ways in that the running config offers, and the state they share.
+#[derive(Clone, Copy)]
+pub struct Authenticators<'a> {
+    /// The users of `[auth.basic]`.
+    pub basic: Option<&'a BasicAuth>,
+    /// The OpenID provider of `[auth.oidc]`.
+    pub oidc: Option<&'a oidc::Oidc>,
+    /// Failure counts and bans.
+    pub lockout: &'a Lockout,
+    pub metrics: &'a Metrics,
+}
+
 /// The authentication step. Runs after the route decision, only for routes that need it.
 ///
 /// Returns `Ok(None)` for a public route, `Ok(Some(identity))` when one of the route's
-/// methods accepted the request, and the denial otherwise: 401 with a challenge, or 429
+/// methods accepted the request, and the refusal otherwise: 401 with a challenge, a 302 to
+/// the provider for a browser, 403 for an identity the route's rules leave out, or 429
 /// while the user or the client address is banned (checked before any password is).
-#[allow(clippy::too_many_arguments)]
+/// Cookies to set on the answer, whatever it is, are added to `set_cookies`.
 pub async fn authenticate(
     route: &Route,
-    headers: &HeaderMap,
     facts: &RequestFacts<'_>,
-    client: IpAddr,
-    basic: Option<&BasicAuth>,
-    oidc: Option<&oidc::Oidc>,
-    lockout: &Lockout,
-    metrics: &Metrics,
+    with: &Authenticators<'_>,
     set_cookies: &mut Vec<String>,
-) -> Result<Option<Identity>, Denial> {
+) -> Result<Option<Identity>, Refusal> {
+    let Authenticators {
+        basic,
+        oidc,
+        lockout,
+        metrics,
+    } = *with;
+    let (headers, client) = (facts.headers, facts.client);
     if route.is_public() {
         return Ok(None);
     }
@@ -78,7 +97,7 @@ pub async fn authenticate(
                     Err(e) => {
                         let reason: String = e.to_string().chars().take(120).collect();
                         tracing::warn!(client = %client, reason = %reason, "bearer token refused");
-                        Err(Denial::SignInRequired)
+                        Err(Refusal::NotSignedIn)
                     }
                 };
             }
@@ -161,15 +180,15 @@ pub async fn authenticate(
     {
         let Some((location, cookies)) = oidc.start_login(facts.host, facts.return_to, headers)
         else {
-            return Err(Denial::SignInRequired);
+            return Err(Refusal::NotSignedIn);
         };
         set_cookies.extend(cookies);
-        return Err(Denial::SignIn { location });
+        return Err(Refusal::SignIn { location });
     }
     if route.auth.contains(&AuthMethod::Basic) {
-        Err(Denial::Unauthorized { realm })
+        Err(Refusal::BadCredentials { realm })
     } else {
-        Err(Denial::SignInRequired)
+        Err(Refusal::NotSignedIn)
     }
 }
 
@@ -193,7 +212,7 @@ fn admit(
     oidc: &oidc::Oidc,
     identity: oidc::OidcIdentity,
     method: AuthMethod,
-) -> Result<Identity, Denial> {
+) -> Result<Identity, Refusal> {
     if !route
         .access
         .allows(identity.email.as_deref(), &identity.groups)
@@ -203,7 +222,7 @@ fn admit(
             .clone()
             .unwrap_or_else(|| identity.sub.clone());
         tracing::warn!(user = %who, route = %route.path, "signed in, but not allowed on this route");
-        return Err(Denial::Forbidden { who });
+        return Err(Refusal::NotAllowed { who });
     }
     Ok(Identity {
         user: oidc.user_name(&identity),
@@ -224,14 +243,14 @@ pub fn loggable_user(user: &str) -> String {
 }
 
 /// The 429 for a banned (or, for a moment, saturated) user or address, logged once.
-fn refused(user: &str, client: IpAddr, banned: crate::limits::lockout::Banned) -> Denial {
+fn refused(user: &str, client: IpAddr, banned: crate::limits::lockout::Banned) -> Refusal {
     tracing::warn!(
         user = %loggable_user(user),
         client = %client,
         reason = ban_reason(banned.reason),
         "login refused: banned"
     );
-    Denial::TooManyRequests {
+    Refusal::LoginBanned {
         retry_after_secs: banned.retry_after.as_secs().max(1),
     }
 }

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::auth::htpasswd::{HtpasswdError, hash_argon2id};
+use crate::certificates::tls;
 use crate::config::{Config, ConfigError, Env};
-use crate::server::{self, RunningServer, ServeError, tls};
+use crate::server::{self, RunningServer, ServeError};
 use agent::DemoAgent;
 
 /// The user the demo creates.

@@ -9,6 +9,8 @@
 //! `normalize_path` is idempotent on its own output, and the route decision
 //! cannot depend on how a client chose to percent-encode a path.
 
+use super::percent::hex_value;
+
 /// Longest raw path, and longest canonical path produced, in bytes.
 ///
 /// 8 KiB matches nginx's default `large_client_header_buffers` line size, so no
@@ -205,16 +207,6 @@ fn decode_segment(piece: &[u8]) -> Result<Vec<u8>, PathError> {
         return Err(PathError::InvalidUtf8);
     }
     Ok(out)
-}
-
-/// Value of one hex digit, either case.
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Uppercase hex digit for the low nibble of `nibble`.

@@ -1,4 +1,7 @@
-//! Owns the route table and the per-request decision: which hidden UI areas answer 404, which configured route covers a canonical path, and whether the method is allowed on it.
+//! Owns the route table and the whole per-request decision: frontdoor's reserved paths, which
+//! hidden UI areas answer 404, which configured route covers a canonical path, whether it is
+//! a deny route, and whether the method is allowed on it. `serve` and `explain` both call
+//! [`RouteTable::decide`], so they cannot disagree.
 //!
 //! The decision runs on the output of `normalize_path`, so it never sees dot
 //! segments, empty segments or alternative percent-encodings. Hidden areas are
@@ -10,19 +13,55 @@
 use http::Method;
 
 use super::normalize::normalize_path;
+use super::percent::decode_lenient;
 
-/// One `[[route]]` after validation.
+/// What the decision needs to know about a route. The config's `Route` carries more (its
+/// logins, body cap, upstream); the table holds the routes themselves and the decision
+/// returns the one that applies.
+pub trait RouteShape {
+    /// Path the route covers: normalized, no trailing slash except `"/"`.
+    fn path(&self) -> &str;
+    /// True: only this exact path. False: this path and everything below it on segment
+    /// boundaries.
+    fn exact(&self) -> bool;
+    /// Methods allowed; `None` means any method.
+    fn methods(&self) -> Option<&[Method]>;
+    /// `deny = true`: the path answers 404 like an unlisted one.
+    fn deny(&self) -> bool;
+}
+
+/// A route with nothing but what the decision reads (tests, and the importer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRule {
-    /// Path the rule covers: normalized, no trailing slash except `"/"`.
     pub path: String,
-    /// True: only this exact path. False: this path and everything below it
-    /// on segment boundaries.
     pub exact: bool,
-    /// Methods allowed; `None` means any method.
     pub methods: Option<Vec<Method>>,
-    /// Position in the configuration, carried through into the [`Decision`].
-    pub index: usize,
+    pub deny: bool,
+}
+
+impl RouteShape for RouteRule {
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn exact(&self) -> bool {
+        self.exact
+    }
+    fn methods(&self) -> Option<&[Method]> {
+        self.methods.as_deref()
+    }
+    fn deny(&self) -> bool {
+        self.deny
+    }
+}
+
+/// The prefix of every path frontdoor answers itself (sign-in, callback, health, ...).
+pub const RESERVED_PREFIX: &str = "/_frontdoor";
+
+/// Whether a canonical path is one of frontdoor's own: never forwarded, never routed.
+pub fn is_reserved(normalized_path: &str) -> bool {
+    normalized_path
+        .strip_prefix(RESERVED_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// The UI areas that are hidden (404) unless switched on.
@@ -63,30 +102,32 @@ impl UiSwitches {
     }
 }
 
-/// What the policy says about one request.
+/// What the policy says about one request. `index` is the route's position in the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Decision<'a, R> {
+    /// `/_frontdoor` or below: answered by frontdoor itself, never forwarded.
+    Reserved,
     /// A hidden UI path whose switch is off: 404, before any authentication.
     Hidden(HiddenArea),
     /// No route covers the path: 404.
     Unlisted,
+    /// The covering route is a deny route: 404, like an unlisted path.
+    Denied { index: usize, route: &'a R },
     /// A route covers the path but not this method: 405 with Allow.
     MethodNotAllowed {
-        /// Config index of the route that covers the path.
-        route: usize,
+        index: usize,
+        route: &'a R,
         /// Methods for the Allow header, in config order, HEAD after GET.
         allow: Vec<Method>,
     },
-    /// The route (by index) that lets the request on to authentication.
-    Allowed {
-        /// Config index of the route.
-        route: usize,
-    },
+    /// The route that lets the request on to authentication.
+    Allowed { index: usize, route: &'a R },
 }
 
-/// One rule prepared for matching.
+/// One route prepared for matching.
 #[derive(Debug, Clone)]
-struct Entry {
+struct Entry<R> {
+    route: R,
     /// Canonical rule path without trailing slash, or `None` when the
     /// configured path is not a valid path: such a rule matches nothing, so a
     /// broken rule can never cover more than intended.
@@ -94,17 +135,18 @@ struct Entry {
     /// Number of segments in `match_path`; more segments win.
     depth: usize,
     exact: bool,
+    /// Position in the configuration.
     index: usize,
     /// Allowed methods with HEAD added after GET; `None` means any.
     allow: Option<Vec<Method>>,
 }
 
-impl Entry {
-    fn new(rule: &RouteRule) -> Self {
+impl<R: RouteShape> Entry<R> {
+    fn new(index: usize, route: R) -> Self {
         // Canonicalized with the same function as request paths so that the
         // comparison is like with like even if a rule slipped through
         // validation as `/%61pi` or `/api/`.
-        let match_path = normalize_path(&rule.path).ok().map(|p| {
+        let match_path = normalize_path(route.path()).ok().map(|p| {
             let trimmed = p.trim_end_matches('/');
             if trimmed.is_empty() {
                 "/".to_string()
@@ -118,9 +160,10 @@ impl Entry {
         Self {
             match_path,
             depth,
-            exact: rule.exact,
-            index: rule.index,
-            allow: rule.methods.as_deref().map(allow_list),
+            exact: route.exact(),
+            index,
+            allow: route.methods().map(allow_list),
+            route,
         }
     }
 
@@ -158,23 +201,27 @@ fn allow_list(methods: &[Method]) -> Vec<Method> {
     out
 }
 
-/// The validated routes and UI switches, ready to decide on requests.
+/// The validated routes and UI switches, ready to decide on requests. The table owns the
+/// routes: the decision hands back the route itself, never an index to look up.
 #[derive(Debug, Clone)]
-pub struct RouteTable {
+pub struct RouteTable<R = RouteRule> {
     /// Sorted by priority: most segments first, then exact before prefix,
-    /// then earlier config index (a stable sort keeps input order for full
-    /// ties), so the first match is the winner.
-    entries: Vec<Entry>,
+    /// then earlier config position, so the first match is the winner.
+    entries: Vec<Entry<R>>,
     ui: UiSwitches,
 }
 
-impl RouteTable {
-    /// Builds the table. Rule paths are canonicalized with `normalize_path`
-    /// and a trailing slash is ignored; a rule whose path does not normalize
-    /// matches nothing.
+impl<R: RouteShape> RouteTable<R> {
+    /// Builds the table from the routes in config order. Route paths are canonicalized with
+    /// `normalize_path` and a trailing slash is ignored; a route whose path does not
+    /// normalize matches nothing.
     #[must_use]
-    pub fn new(rules: Vec<RouteRule>, ui: UiSwitches) -> Self {
-        let mut entries: Vec<Entry> = rules.iter().map(Entry::new).collect();
+    pub fn new(routes: Vec<R>, ui: UiSwitches) -> Self {
+        let mut entries: Vec<Entry<R>> = routes
+            .into_iter()
+            .enumerate()
+            .map(|(index, route)| Entry::new(index, route))
+            .collect();
         entries.sort_by(|a, b| {
             b.depth
                 .cmp(&a.depth)
@@ -184,13 +231,50 @@ impl RouteTable {
         Self { entries, ui }
     }
 
+    /// The UI switches the table was built with.
+    pub fn ui(&self) -> UiSwitches {
+        self.ui
+    }
+
+    /// How many routes there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The routes in config order.
+    pub fn iter(&self) -> std::vec::IntoIter<&R> {
+        let mut in_order: Vec<&Entry<R>> = self.entries.iter().collect();
+        in_order.sort_by_key(|e| e.index);
+        in_order
+            .into_iter()
+            .map(|e| &e.route)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// The route at this config position.
+    pub fn get(&self, index: usize) -> Option<&R> {
+        self.entries
+            .iter()
+            .find(|e| e.index == index)
+            .map(|e| &e.route)
+    }
+
     /// Decide on an already-normalized path.
     ///
-    /// Order: hidden UI areas (for every method), then the winning route,
-    /// then the method check on that route only. A path that does not start
-    /// with '/' cannot have come from `normalize_path` and is `Unlisted`.
+    /// Order: frontdoor's reserved paths, hidden UI areas (for every method), then the
+    /// winning route, then the method check on that route only, then whether it denies.
+    /// A path that does not start with '/' cannot have come from `normalize_path` and is
+    /// `Unlisted`.
     #[must_use]
-    pub fn decide(&self, method: &Method, normalized_path: &str) -> Decision {
+    pub fn decide(&self, method: &Method, normalized_path: &str) -> Decision<'_, R> {
+        if is_reserved(normalized_path) {
+            return Decision::Reserved;
+        }
         if let Some(area) = hidden_area(normalized_path)
             && !self.ui.is_on(area)
         {
@@ -204,12 +288,35 @@ impl RouteTable {
         };
         // No fallback to a shorter rule when the method is wrong: the most
         // specific rule speaks for the path, or a broad rule could widen it.
+        let (index, route) = (entry.index, &entry.route);
         match &entry.allow {
             Some(allow) if !allow.contains(method) => Decision::MethodNotAllowed {
-                route: entry.index,
+                index,
+                route,
                 allow: allow.clone(),
             },
-            _ => Decision::Allowed { route: entry.index },
+            _ if route.deny() => Decision::Denied { index, route },
+            _ => Decision::Allowed { index, route },
+        }
+    }
+}
+
+impl<'a, R: RouteShape> IntoIterator for &'a RouteTable<R> {
+    type Item = &'a R;
+    type IntoIter = std::vec::IntoIter<&'a R>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<R: RouteShape> std::ops::Index<usize> for RouteTable<R> {
+    type Output = R;
+    /// The route at a config position; panics when there is none (tests and tools only).
+    #[allow(clippy::panic)]
+    fn index(&self, index: usize) -> &R {
+        match self.get(index) {
+            Some(route) => route,
+            None => panic!("no route at position {index}"),
         }
     }
 }
@@ -256,49 +363,47 @@ fn fold_char(c: char) -> char {
     }
 }
 
-/// Percent-decoding that never fails: a `%` without two hex digits is kept
-/// as is. Only used for the hidden check, where over-matching is harmless.
-fn decode_lenient(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    // Same bounds reasoning as the strict decoder: `i` stays below the length
-    // and every read goes through `get`.
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hi = bytes.get(i + 1).copied().and_then(hex_value);
-        let lo = bytes.get(i + 2).copied().and_then(hex_value);
-        if let (b'%', Some(hi), Some(lo)) = (b, hi, lo) {
-            out.push((hi << 4) | lo);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Value of one hex digit, either case.
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::normalize::PathError;
     use proptest::prelude::*;
 
-    fn rule(index: usize, path: &str, exact: bool, methods: Option<&[Method]>) -> RouteRule {
+    fn rule(path: &str, exact: bool, methods: Option<&[Method]>) -> RouteRule {
         RouteRule {
             path: path.to_string(),
             exact,
             methods: methods.map(<[Method]>::to_vec),
-            index,
+            deny: false,
+        }
+    }
+
+    /// The decision with routes named by config position, for table tests.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Decision {
+        Reserved,
+        Hidden(HiddenArea),
+        Unlisted,
+        Denied { route: usize },
+        MethodNotAllowed { route: usize, allow: Vec<Method> },
+        Allowed { route: usize },
+    }
+
+    impl RouteTable<RouteRule> {
+        fn decide_at(&self, method: &Method, path: &str) -> Decision {
+            match self.decide(method, path) {
+                super::Decision::Reserved => Decision::Reserved,
+                super::Decision::Hidden(area) => Decision::Hidden(area),
+                super::Decision::Unlisted => Decision::Unlisted,
+                super::Decision::Denied { index, .. } => Decision::Denied { route: index },
+                super::Decision::MethodNotAllowed { index, allow, .. } => {
+                    Decision::MethodNotAllowed {
+                        route: index,
+                        allow,
+                    }
+                }
+                super::Decision::Allowed { index, .. } => Decision::Allowed { route: index },
+            }
         }
     }
 
@@ -306,17 +411,17 @@ mod tests {
     fn sample_rules() -> Vec<RouteRule> {
         use Method as M;
         vec![
-            rule(0, "/", false, None),
-            rule(1, "/api/jobs", false, Some(&[M::GET, M::POST])),
-            rule(2, "/api/workspace/file", true, Some(&[M::GET, M::PUT])),
-            rule(3, "/health", true, Some(&[M::GET])),
-            rule(4, "/api/workspace/file", false, Some(&[M::GET])),
-            rule(5, "/api", false, Some(&[M::GET])),
-            rule(6, "/api/jobs", false, None),
-            rule(7, "/admin", false, Some(&[M::GET])),
-            rule(8, "/dup", true, Some(&[M::GET])),
-            rule(9, "/dup", true, Some(&[M::POST])),
-            rule(10, "/docs", false, None),
+            rule("/", false, None),
+            rule("/api/jobs", false, Some(&[M::GET, M::POST])),
+            rule("/api/workspace/file", true, Some(&[M::GET, M::PUT])),
+            rule("/health", true, Some(&[M::GET])),
+            rule("/api/workspace/file", false, Some(&[M::GET])),
+            rule("/api", false, Some(&[M::GET])),
+            rule("/api/jobs", false, None),
+            rule("/admin", false, Some(&[M::GET])),
+            rule("/dup", true, Some(&[M::GET])),
+            rule("/dup", true, Some(&[M::POST])),
+            rule("/docs", false, None),
         ]
     }
 
@@ -339,7 +444,7 @@ mod tests {
     type Case = (Method, &'static str, Decision, &'static str);
 
     fn cases_ui_off() -> Vec<Case> {
-        use Decision::{Hidden, Unlisted};
+        use self::Decision::{Hidden, Unlisted};
         use HiddenArea::{Dashboard, Docs, OpenApi, Workspace};
         use Method as M;
         vec![
@@ -585,7 +690,7 @@ mod tests {
     fn decisions_with_ui_off() {
         let t = table(UiSwitches::default());
         for (method, path, want, why) in cases_ui_off() {
-            assert_eq!(t.decide(&method, path), want, "{why}: {method} {path:?}");
+            assert_eq!(t.decide_at(&method, path), want, "{why}: {method} {path:?}");
         }
     }
 
@@ -597,15 +702,15 @@ mod tests {
             dashboard: true,
             ..UiSwitches::default()
         });
-        assert_eq!(dash.decide(&M::GET, "/admin"), allowed(7));
-        assert_eq!(dash.decide(&M::HEAD, "/admin/x"), allowed(7));
+        assert_eq!(dash.decide_at(&M::GET, "/admin"), allowed(7));
+        assert_eq!(dash.decide_at(&M::HEAD, "/admin/x"), allowed(7));
         assert_eq!(
-            dash.decide(&M::POST, "/admin"),
+            dash.decide_at(&M::POST, "/admin"),
             not_allowed(7, &[M::GET, M::HEAD])
         );
-        assert_eq!(dash.decide(&M::GET, "/ADMIN"), allowed(0));
+        assert_eq!(dash.decide_at(&M::GET, "/ADMIN"), allowed(0));
         assert_eq!(
-            dash.decide(&M::GET, "/docs"),
+            dash.decide_at(&M::GET, "/docs"),
             Decision::Hidden(HiddenArea::Docs)
         );
 
@@ -613,14 +718,14 @@ mod tests {
             docs: true,
             ..UiSwitches::default()
         });
-        assert_eq!(docs.decide(&M::GET, "/docs/x"), allowed(10));
-        assert_eq!(docs.decide(&M::GET, "/redoc"), allowed(0));
+        assert_eq!(docs.decide_at(&M::GET, "/docs/x"), allowed(10));
+        assert_eq!(docs.decide_at(&M::GET, "/redoc"), allowed(0));
         assert_eq!(
-            docs.decide(&M::GET, "/openapi.json"),
+            docs.decide_at(&M::GET, "/openapi.json"),
             Decision::Hidden(HiddenArea::OpenApi)
         );
         assert_eq!(
-            docs.decide(&M::GET, "/workspace"),
+            docs.decide_at(&M::GET, "/workspace"),
             Decision::Hidden(HiddenArea::Workspace)
         );
 
@@ -630,21 +735,21 @@ mod tests {
             docs: true,
             openapi: true,
         });
-        assert_eq!(all.decide(&M::GET, "/openapi.json"), allowed(0));
-        assert_eq!(all.decide(&M::GET, "/workspace/x"), allowed(0));
+        assert_eq!(all.decide_at(&M::GET, "/openapi.json"), allowed(0));
+        assert_eq!(all.decide_at(&M::GET, "/workspace/x"), allowed(0));
     }
 
     /// Pins Unlisted: without a "/" rule, uncovered paths (and a switched-on area with no route) are 404.
     #[test]
     fn unlisted_without_root_rule() {
         use Method as M;
-        let rules = vec![rule(0, "/api", false, None)];
+        let rules = vec![rule("/api", false, None)];
         let off = RouteTable::new(rules.clone(), UiSwitches::default());
-        assert_eq!(off.decide(&M::GET, "/"), Decision::Unlisted);
-        assert_eq!(off.decide(&M::GET, "/apix"), Decision::Unlisted);
-        assert_eq!(off.decide(&M::GET, "/api/x"), allowed(0));
+        assert_eq!(off.decide_at(&M::GET, "/"), Decision::Unlisted);
+        assert_eq!(off.decide_at(&M::GET, "/apix"), Decision::Unlisted);
+        assert_eq!(off.decide_at(&M::GET, "/api/x"), allowed(0));
         assert_eq!(
-            off.decide(&M::GET, "/admin"),
+            off.decide_at(&M::GET, "/admin"),
             Decision::Hidden(HiddenArea::Dashboard)
         );
         let on = RouteTable::new(
@@ -654,31 +759,59 @@ mod tests {
                 ..UiSwitches::default()
             },
         );
-        assert_eq!(on.decide(&M::GET, "/admin"), Decision::Unlisted);
+        assert_eq!(on.decide_at(&M::GET, "/admin"), Decision::Unlisted);
         let empty = RouteTable::new(Vec::new(), UiSwitches::default());
-        assert_eq!(empty.decide(&M::GET, "/"), Decision::Unlisted);
+        assert_eq!(empty.decide_at(&M::GET, "/"), Decision::Unlisted);
     }
 
-    /// Pins that the longest rule wins regardless of config order, and that index order (not Vec order) breaks full ties.
+    /// Pins that the longest rule wins regardless of config order, and that the earlier
+    /// config position breaks full ties.
     #[test]
     fn priority_ignores_vec_order() {
         use Method as M;
         let rules = vec![
-            rule(3, "/a", false, None),
-            rule(2, "/a/b", false, Some(&[M::GET])),
-            rule(1, "/", false, None),
-            rule(5, "/a/b/c", true, None),
-            rule(4, "/a/b/c", false, None),
-            rule(7, "/a/b/c/d", false, None),
-            rule(6, "/a/b/c/d", false, Some(&[M::PUT])),
+            rule("/a", false, None),
+            rule("/a/b", false, Some(&[M::GET])),
+            rule("/", false, None),
+            rule("/a/b/c", false, None),
+            rule("/a/b/c", true, None),
+            rule("/a/b/c/d", false, Some(&[M::PUT])),
+            rule("/a/b/c/d", false, None),
         ];
         let t = RouteTable::new(rules, UiSwitches::default());
-        assert_eq!(t.decide(&M::GET, "/a/b/x"), allowed(2));
-        assert_eq!(t.decide(&M::GET, "/a/x"), allowed(3));
-        assert_eq!(t.decide(&M::GET, "/b"), allowed(1));
-        assert_eq!(t.decide(&M::GET, "/a/b/c"), allowed(5));
-        assert_eq!(t.decide(&M::GET, "/a/b/c/"), allowed(4));
-        assert_eq!(t.decide(&M::GET, "/a/b/c/d"), not_allowed(6, &[M::PUT]));
+        assert_eq!(t.decide_at(&M::GET, "/a/b/x"), allowed(1));
+        assert_eq!(t.decide_at(&M::GET, "/a/x"), allowed(0));
+        assert_eq!(t.decide_at(&M::GET, "/b"), allowed(2));
+        assert_eq!(t.decide_at(&M::GET, "/a/b/c"), allowed(4));
+        assert_eq!(t.decide_at(&M::GET, "/a/b/c/"), allowed(3));
+        assert_eq!(t.decide_at(&M::GET, "/a/b/c/d"), not_allowed(5, &[M::PUT]));
+    }
+
+    /// Pins the two decisions the table adds on top of matching: frontdoor's reserved
+    /// paths come before everything, and a deny route answers like an unlisted path after
+    /// its method check.
+    #[test]
+    fn reserved_and_denied() {
+        use Method as M;
+        let mut deny = rule("/api/config", false, None);
+        deny.deny = true;
+        let t = RouteTable::new(vec![rule("/", false, None), deny], UiSwitches::default());
+        assert_eq!(t.decide_at(&M::GET, "/_frontdoor"), Decision::Reserved);
+        assert_eq!(
+            t.decide_at(&M::POST, "/_frontdoor/login"),
+            Decision::Reserved
+        );
+        assert_eq!(t.decide_at(&M::GET, "/_frontdoorx"), allowed(0));
+        assert_eq!(
+            t.decide_at(&M::GET, "/api/config/x"),
+            Decision::Denied { route: 1 }
+        );
+        assert_eq!(t.decide_at(&M::GET, "/api/configx"), allowed(0));
+        assert_eq!(
+            t.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+            ["/", "/api/config"]
+        );
+        assert_eq!(t.get(1).map(|r| r.deny), Some(true));
     }
 
     /// Pins rule-path canonicalization: a trailing slash or an encoded letter in a rule still matches, and a rule path that cannot be a path matches nothing.
@@ -686,20 +819,20 @@ mod tests {
     fn rule_paths_are_canonicalized() {
         use Method as M;
         let rules = vec![
-            rule(0, "/api/", false, Some(&[M::GET])),
-            rule(1, "/%6Aobs", true, None),
-            rule(2, "relative", false, None),
-            rule(3, "", false, None),
-            rule(4, "/x;y", false, None),
-            rule(5, "/..", false, None),
+            rule("/api/", false, Some(&[M::GET])),
+            rule("/%6Aobs", true, None),
+            rule("relative", false, None),
+            rule("", false, None),
+            rule("/x;y", false, None),
+            rule("/..", false, None),
         ];
         let t = RouteTable::new(rules, UiSwitches::default());
-        assert_eq!(t.decide(&M::GET, "/api"), allowed(0));
-        assert_eq!(t.decide(&M::GET, "/api/x"), allowed(0));
-        assert_eq!(t.decide(&M::GET, "/jobs"), allowed(1));
-        assert_eq!(t.decide(&M::GET, "/"), Decision::Unlisted);
-        assert_eq!(t.decide(&M::GET, "/relative"), Decision::Unlisted);
-        assert_eq!(t.decide(&M::GET, "/x"), Decision::Unlisted);
+        assert_eq!(t.decide_at(&M::GET, "/api"), allowed(0));
+        assert_eq!(t.decide_at(&M::GET, "/api/x"), allowed(0));
+        assert_eq!(t.decide_at(&M::GET, "/jobs"), allowed(1));
+        assert_eq!(t.decide_at(&M::GET, "/"), Decision::Unlisted);
+        assert_eq!(t.decide_at(&M::GET, "/relative"), Decision::Unlisted);
+        assert_eq!(t.decide_at(&M::GET, "/x"), Decision::Unlisted);
     }
 
     /// Pins the Allow list: config order, duplicates removed, HEAD once, HEAD not added without GET, empty list refuses everything.
@@ -713,14 +846,17 @@ mod tests {
         assert_eq!(allow_list(&[M::HEAD, M::GET]), vec![M::HEAD, M::GET]);
         assert_eq!(allow_list(&[M::GET, M::HEAD]), vec![M::GET, M::HEAD]);
         assert_eq!(allow_list(&[M::POST]), vec![M::POST]);
-        let t = RouteTable::new(vec![rule(0, "/", false, Some(&[]))], UiSwitches::default());
-        assert_eq!(t.decide(&M::GET, "/"), not_allowed(0, &[]));
+        let t = RouteTable::new(vec![rule("/", false, Some(&[]))], UiSwitches::default());
+        assert_eq!(t.decide_at(&M::GET, "/"), not_allowed(0, &[]));
         let head_only = RouteTable::new(
-            vec![rule(0, "/", false, Some(&[M::HEAD]))],
+            vec![rule("/", false, Some(&[M::HEAD]))],
             UiSwitches::default(),
         );
-        assert_eq!(head_only.decide(&M::HEAD, "/"), allowed(0));
-        assert_eq!(head_only.decide(&M::GET, "/"), not_allowed(0, &[M::HEAD]));
+        assert_eq!(head_only.decide_at(&M::HEAD, "/"), allowed(0));
+        assert_eq!(
+            head_only.decide_at(&M::GET, "/"),
+            not_allowed(0, &[M::HEAD])
+        );
     }
 
     /// Pins that extension methods are compared exactly like standard ones.
@@ -728,12 +864,12 @@ mod tests {
     fn extension_methods() -> Result<(), http::method::InvalidMethod> {
         let purge = Method::from_bytes(b"PURGE")?;
         let t = RouteTable::new(
-            vec![rule(0, "/", false, Some(std::slice::from_ref(&purge)))],
+            vec![rule("/", false, Some(std::slice::from_ref(&purge)))],
             UiSwitches::default(),
         );
-        assert_eq!(t.decide(&purge, "/x"), allowed(0));
+        assert_eq!(t.decide_at(&purge, "/x"), allowed(0));
         assert_eq!(
-            t.decide(&Method::GET, "/x"),
+            t.decide_at(&Method::GET, "/x"),
             not_allowed(0, std::slice::from_ref(&purge))
         );
         Ok(())
@@ -770,7 +906,7 @@ mod tests {
         ] {
             let path = normalize_path(raw)?;
             assert_eq!(
-                t.decide(&M::GET, &path),
+                t.decide_at(&M::GET, &path),
                 Decision::Hidden(HiddenArea::Dashboard),
                 "{raw:?}"
             );
@@ -860,7 +996,7 @@ mod tests {
                 ];
                 for t in &tables {
                     for m in [Method::GET, Method::HEAD, Method::POST, Method::DELETE] {
-                        prop_assert_eq!(t.decide(&m, &v), t.decide(&m, &p));
+                        prop_assert_eq!(t.decide_at(&m, &v), t.decide_at(&m, &p));
                     }
                 }
                 prop_assert_eq!(hidden_area(&v), hidden_area(&p));
@@ -872,7 +1008,7 @@ mod tests {
         fn decide_never_panics(path in ".{0,48}", slash in any::<bool>()) {
             let path = if slash { format!("/{path}") } else { path };
             let t = table(UiSwitches::default());
-            let _ = t.decide(&Method::GET, &path);
+            let _ = t.decide_at(&Method::GET, &path);
             let _ = hidden_area(&path);
         }
 
@@ -881,8 +1017,8 @@ mod tests {
         fn head_follows_get((plain, _mask) in plain_and_mask()) {
             if let Ok(p) = normalize_path(&plain) {
                 let t = table(UiSwitches::default());
-                let get = t.decide(&Method::GET, &p);
-                let head = t.decide(&Method::HEAD, &p);
+                let get = t.decide_at(&Method::GET, &p);
+                let head = t.decide_at(&Method::HEAD, &p);
                 match get {
                     Decision::MethodNotAllowed { .. } => {
                         let head_refused = matches!(head, Decision::MethodNotAllowed { .. });

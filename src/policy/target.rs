@@ -59,6 +59,18 @@ pub enum TargetError {
     UnknownHost(String),
 }
 
+impl From<TargetError> for crate::responses::Refusal {
+    /// 421 for a host not served here, 400 for everything else.
+    fn from(e: TargetError) -> Self {
+        use crate::responses::Refusal;
+        match e {
+            TargetError::UnknownHost(_) => Refusal::UnknownHost,
+            TargetError::Path(_) => Refusal::AmbiguousPath,
+            _ => Refusal::MalformedTarget,
+        }
+    }
+}
+
 /// Checks the method, form and Host of a request, and normalizes its path.
 pub fn parse_target(
     method: &Method,

@@ -13,6 +13,16 @@ use serde_json::Value;
 /// Tokens larger than this are refused before any parsing (cookies and headers are smaller).
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// Why a key set was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("not a JWKS document: {0}")]
+    NotJwks(#[source] serde_json::Error),
+    #[error("the JWKS has no RSA, P-256 or Ed25519 signing key")]
+    NoUsableKey,
+}
+
+/// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
     #[error("not a signed JWT")]
@@ -103,9 +113,8 @@ struct Jwks {
 impl KeySet {
     /// Reads a JWKS document. Keys of unknown types, encryption keys and malformed keys are
     /// skipped; a document with no usable key is an error.
-    pub fn from_json(bytes: &[u8]) -> Result<KeySet, String> {
-        let jwks: Jwks =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+    pub fn from_json(bytes: &[u8]) -> Result<KeySet, JwksError> {
+        let jwks: Jwks = serde_json::from_slice(bytes).map_err(JwksError::NotJwks)?;
         let mut set = KeySet::default();
         for key in jwks.keys {
             let text = |name: &str| key.get(name).and_then(Value::as_str);
@@ -142,7 +151,7 @@ impl KeySet {
             }
         }
         if set.by_kid.is_empty() && set.anonymous.is_empty() {
-            return Err("the JWKS has no RSA, P-256 or Ed25519 signing key".to_string());
+            return Err(JwksError::NoUsableKey);
         }
         Ok(set)
     }

@@ -2,8 +2,11 @@
 //! crate), ID token verification ([`jwt`]), sealed-cookie sessions ([`session`]) with refresh,
 //! logout, and bearer tokens for programs.
 
+mod error;
 pub mod jwt;
 pub mod session;
+
+pub use error::{HttpError, OidcError, RefreshRefused, SignInError};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{OidcSettings, SessionSettings, UserClaim, provider_url_allowed};
+use crate::responses::{self, Body, Refusal, append_cookie, page, redirect};
 use jwt::{Expectations, JwtError, KeySet};
 use session::{LoginState, Sealer, Session};
 
@@ -81,10 +85,6 @@ type HttpClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpError(String);
 
 /// The provider's HTTP client as oauth2 wants it: a named type with a boxed, Send future.
 struct OAuthHttp<'a>(&'a HttpClient);
@@ -165,10 +165,10 @@ fn random_token() -> Option<String> {
     ))
 }
 
-fn http_client() -> Result<HttpClient, String> {
+fn http_client() -> Result<HttpClient, OidcError> {
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .try_with_platform_verifier()
-        .map_err(|e| format!("the system's CA roots: {e}"))?
+        .map_err(OidcError::CaRoots)?
         .https_or_http()
         .enable_http1()
         .build();
@@ -188,29 +188,44 @@ async fn send(
         let response = http
             .request(request)
             .await
-            .map_err(|e| HttpError(format!("{uri}: {e}")))?;
+            .map_err(|source| HttpError::Request {
+                uri: uri.to_string(),
+                source,
+            })?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, MAX_PROVIDER_BODY)
             .collect()
             .await
-            .map_err(|e| HttpError(format!("{uri}: {e}")))?
+            .map_err(|source| HttpError::Body {
+                uri: uri.to_string(),
+                source,
+            })?
             .to_bytes();
         Ok(http::Response::from_parts(parts, body.to_vec()))
     };
     tokio::time::timeout(PROVIDER_TIMEOUT, exchange)
         .await
-        .map_err(|_| HttpError(format!("{uri}: no answer within {PROVIDER_TIMEOUT:?}")))?
+        .map_err(|_| HttpError::Timeout {
+            uri: uri.to_string(),
+            after: PROVIDER_TIMEOUT,
+        })?
 }
 
 /// GET `url` asking for JSON: the body of a 2xx answer.
-async fn get_body(http: &HttpClient, url: &str) -> Result<Vec<u8>, String> {
+async fn get_body(http: &HttpClient, url: &str) -> Result<Vec<u8>, OidcError> {
     let request = Request::get(url)
         .header(header::ACCEPT, "application/json")
         .body(Vec::new())
-        .map_err(|e| format!("{url}: {e}"))?;
-    let response = send(http, request).await.map_err(|e| e.to_string())?;
+        .map_err(|source| HttpError::Build {
+            url: url.to_string(),
+            source,
+        })?;
+    let response = send(http, request).await?;
     if !response.status().is_success() {
-        return Err(format!("{url}: HTTP {}", response.status()));
+        return Err(OidcError::Status {
+            url: url.to_string(),
+            status: response.status(),
+        });
     }
     Ok(response.into_body())
 }
@@ -218,8 +233,11 @@ async fn get_body(http: &HttpClient, url: &str) -> Result<Vec<u8>, String> {
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &HttpClient,
     url: &str,
-) -> Result<T, String> {
-    serde_json::from_slice(&get_body(http, url).await?).map_err(|e| format!("{url}: {e}"))
+) -> Result<T, OidcError> {
+    serde_json::from_slice(&get_body(http, url).await?).map_err(|source| OidcError::Json {
+        url: url.to_string(),
+        source,
+    })
 }
 
 impl Oidc {
@@ -228,7 +246,7 @@ impl Oidc {
     pub async fn discover(
         settings: OidcSettings,
         session: SessionSettings,
-    ) -> Result<Oidc, String> {
+    ) -> Result<Oidc, OidcError> {
         let http = http_client()?;
         let url = format!(
             "{}/.well-known/openid-configuration",
@@ -240,10 +258,10 @@ impl Oidc {
             let fetched = async {
                 let discovery: Discovery = get_json(&http, &url).await?;
                 if discovery.issuer != settings.issuer {
-                    return Err(format!(
-                        "the discovery document names issuer `{}`, not the configured `{}`",
-                        discovery.issuer, settings.issuer
-                    ));
+                    return Err(OidcError::IssuerMismatch {
+                        found: discovery.issuer.clone(),
+                        configured: settings.issuer.clone(),
+                    });
                 }
                 for endpoint in [
                     &discovery.authorization_endpoint,
@@ -251,9 +269,7 @@ impl Oidc {
                     &discovery.jwks_uri,
                 ] {
                     if !provider_url_allowed(endpoint) {
-                        return Err(format!(
-                            "the provider's endpoint `{endpoint}` is not https (or loopback http)"
-                        ));
+                        return Err(OidcError::InsecureEndpoint(endpoint.clone()));
                     }
                 }
                 let keys = fetch_keys(&http, &discovery.jwks_uri).await?;
@@ -263,10 +279,11 @@ impl Oidc {
             match fetched {
                 Ok(found) => break found,
                 Err(e) if attempt >= DISCOVERY_ATTEMPTS => {
-                    return Err(format!(
-                        "OpenID provider {}: {e} (tried {attempt} times)",
-                        settings.issuer
-                    ));
+                    return Err(OidcError::Unreachable {
+                        issuer: settings.issuer.clone(),
+                        attempts: attempt,
+                        source: Box::new(e),
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(issuer = %settings.issuer, error = %e, attempt, "OIDC discovery failed; retrying");
@@ -277,21 +294,30 @@ impl Oidc {
             }
         };
         let sealer = Sealer::new(&session.cookie_key, &session.previous_keys)
-            .ok_or("session.cookie_key must be at least 32 bytes")?;
-        let oauth = oauth2::Client::new(ClientId::new(settings.client_id.clone()))
-            .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
-            .set_auth_uri(
-                AuthUrl::new(discovery.authorization_endpoint.clone())
-                    .map_err(|e| format!("authorization_endpoint: {e}"))?,
-            )
-            .set_token_uri(
-                TokenUrl::new(discovery.token_endpoint.clone())
-                    .map_err(|e| format!("token_endpoint: {e}"))?,
-            )
-            .set_redirect_uri(
-                RedirectUrl::new(settings.redirect_url.clone())
-                    .map_err(|e| format!("redirect_url: {e}"))?,
-            );
+            .ok_or(OidcError::CookieKeyTooShort)?;
+        let oauth =
+            oauth2::Client::new(ClientId::new(settings.client_id.clone()))
+                .set_client_secret(ClientSecret::new(settings.client_secret.clone()))
+                .set_auth_uri(
+                    AuthUrl::new(discovery.authorization_endpoint.clone()).map_err(|source| {
+                        OidcError::Endpoint {
+                            name: "authorization_endpoint",
+                            source,
+                        }
+                    })?,
+                )
+                .set_token_uri(TokenUrl::new(discovery.token_endpoint.clone()).map_err(
+                    |source| OidcError::Endpoint {
+                        name: "token_endpoint",
+                        source,
+                    },
+                )?)
+                .set_redirect_uri(RedirectUrl::new(settings.redirect_url.clone()).map_err(
+                    |source| OidcError::Endpoint {
+                        name: "redirect_url",
+                        source,
+                    },
+                )?);
         let end_session_endpoint = discovery
             .end_session_endpoint
             .filter(|e| provider_url_allowed(e));
@@ -515,9 +541,9 @@ impl Oidc {
         host: &str,
         return_to: &str,
         headers: &HeaderMap,
-    ) -> Response<crate::responses::Body> {
+    ) -> Response<Body> {
         let Some((location, cookies)) = self.start_login(host, return_to, headers) else {
-            return crate::responses::Denial::SignInRequired.into_response(true);
+            return Refusal::NotSignedIn.into_response(true);
         };
         let mut response = redirect(&location);
         for cookie in cookies {
@@ -533,7 +559,7 @@ impl Oidc {
         &self,
         query: Option<&str>,
         headers: &HeaderMap,
-    ) -> Result<Response<crate::responses::Body>, String> {
+    ) -> Result<Response<Body>, SignInError> {
         let params: HashMap<String, String> =
             url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -541,29 +567,29 @@ impl Oidc {
         if let Some(error) = params.get("error") {
             let error: String = error.chars().take(64).collect();
             tracing::warn!(error = %error.escape_debug(), "OIDC: the provider returned an error");
-            return Err("the provider did not sign you in".to_string());
+            return Err(SignInError::ProviderError);
         }
         let (Some(code), Some(state)) = (params.get("code"), params.get("state")) else {
-            return Err("the callback has no code or state".to_string());
+            return Err(SignInError::MissingCodeOrState);
         };
         let cookies = session::request_cookies(headers);
         let cookie_name = session::login_cookie_name(state);
         let login: LoginState = session::login_cookie(&cookies, state)
             .and_then(|sealed| self.sealer.open(&cookie_name, sealed))
             .and_then(|opened| serde_json::from_str(&opened.plaintext).ok())
-            .ok_or("no login in progress in this browser for this state")?;
+            .ok_or(SignInError::NoLogin)?;
         let now = now_unix();
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             login.state.as_bytes(),
             state.as_bytes(),
         )) {
-            return Err("the state does not match this browser's login".to_string());
+            return Err(SignInError::StateMismatch);
         }
         if now - login.created > LOGIN_TTL_SECS || login.created > now + LEEWAY_SECS {
-            return Err("the login took too long; start again".to_string());
+            return Err(SignInError::Expired);
         }
         if !self.first_use(state, now) {
-            return Err("this login was already completed (replayed state)".to_string());
+            return Err(SignInError::Replayed);
         }
         let tokens = self
             .oauth
@@ -571,16 +597,16 @@ impl Oidc {
             .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
             .request_async(&OAuthHttp(&self.http))
             .await
-            .map_err(|e| format!("the provider refused the code: {}", describe(&e)))?;
+            .map_err(|e| SignInError::CodeRefused(describe(&e)))?;
         let id_token = tokens
             .extra_fields()
             .id_token
             .clone()
-            .ok_or("the provider returned no ID token")?;
+            .ok_or(SignInError::NoIdToken)?;
         let identity = self
             .verify_id_token(&id_token, Some(&login.nonce), now)
             .await
-            .map_err(|e| format!("the ID token was refused: {e}"))?;
+            .map_err(SignInError::IdToken)?;
         tracing::info!(sub = %identity.sub, email = ?identity.email, "OIDC: signed in");
         let session = Session {
             sub: identity.sub,
@@ -594,7 +620,7 @@ impl Oidc {
         };
         let (session, sealed) = self
             .seal_session(session)
-            .ok_or("the session is too large for a cookie (too many groups?)")?;
+            .ok_or(SignInError::SessionTooLarge)?;
         let mut response = redirect(&login.return_to);
         append_cookie(&mut response, &session::clear_cookie(&cookie_name));
         let (_, old_chunks) = session::session_value(&cookies);
@@ -687,7 +713,7 @@ impl Oidc {
                     sealed = Some(value);
                 }
                 Err(reason) => {
-                    tracing::info!(sub = %session.sub, reason, "OIDC: session ended at refresh");
+                    tracing::info!(sub = %session.sub, reason = %reason, "OIDC: session ended at refresh");
                     return SessionCheck::Ended {
                         set_cookies: session::clear_session(chunks),
                     };
@@ -730,7 +756,7 @@ impl Oidc {
         session: Session,
         now: i64,
         interval: i64,
-    ) -> Result<(Session, String), String> {
+    ) -> Result<(Session, String), RefreshRefused> {
         let key: [u8; 32] = {
             use sha2::Digest;
             let material = session
@@ -770,7 +796,7 @@ impl Oidc {
         }
         let (renewed, sealed) = self
             .seal_session(renewed)
-            .ok_or("the renewed session is too large for a cookie")?;
+            .ok_or(RefreshRefused::SessionTooLarge)?;
         let mut recent = self
             .recent_refreshes
             .lock()
@@ -782,7 +808,7 @@ impl Oidc {
 
     async fn refresh(&self, session: &mut Session, now: i64) -> Refresh {
         let Some(refresh_token) = session.refresh_token.clone() else {
-            return Refresh::Refused("no refresh token".to_string());
+            return Refresh::Refused(RefreshRefused::NoRefreshToken);
         };
         let token = RefreshToken::new(refresh_token);
         let result = self
@@ -797,7 +823,7 @@ impl Oidc {
             Err(RequestTokenError::ServerResponse(e))
                 if *e.error() == oauth2::basic::BasicErrorResponseType::InvalidGrant =>
             {
-                return Refresh::Refused(format!("the provider said {}", e.error()));
+                return Refresh::Refused(RefreshRefused::Provider(e.error().to_string()));
             }
             Err(e) => return Refresh::Unavailable(describe(&e)),
         };
@@ -810,12 +836,10 @@ impl Oidc {
                     session.id_token = Some(id_token.clone());
                 }
                 Ok(_) => {
-                    return Refresh::Refused(
-                        "the refreshed ID token is for another subject".into(),
-                    );
+                    return Refresh::Refused(RefreshRefused::OtherSubject);
                 }
                 Err(e) => {
-                    return Refresh::Refused(format!("the refreshed ID token was refused: {e}"));
+                    return Refresh::Refused(RefreshRefused::IdToken(e));
                 }
             }
         }
@@ -828,7 +852,7 @@ impl Oidc {
 
     /// `/_frontdoor/logout`: clears the session; with the provider's end_session_endpoint,
     /// sends the browser there to end the provider's session too.
-    pub fn logout(&self, headers: &HeaderMap) -> Response<crate::responses::Body> {
+    pub fn logout(&self, headers: &HeaderMap) -> Response<Body> {
         let (opened, chunks) = self.open_session(headers);
         let id_token = opened.and_then(|(s, _)| s.id_token);
         let after = self
@@ -859,7 +883,7 @@ impl Oidc {
     }
 
     /// `/_frontdoor/userinfo`: the session's identity as JSON, or 401.
-    pub fn userinfo(&self, headers: &HeaderMap) -> Response<crate::responses::Body> {
+    pub fn userinfo(&self, headers: &HeaderMap) -> Response<Body> {
         match self.open_session(headers).0 {
             Some((session, _)) if session.exp > now_unix() => {
                 let body = serde_json::json!({
@@ -876,9 +900,9 @@ impl Oidc {
                     "expires_at": session.exp,
                     "refreshed_at": session.refreshed,
                 });
-                json_response(StatusCode::OK, &body.to_string())
+                responses::json(StatusCode::OK, &body.to_string())
             }
-            _ => crate::responses::Denial::SignInRequired.into_response(true),
+            _ => Refusal::NotSignedIn.into_response(true),
         }
     }
 }
@@ -886,7 +910,7 @@ impl Oidc {
 enum Refresh {
     Renewed,
     /// The provider answered no: the session ends.
-    Refused(String),
+    Refused(RefreshRefused),
     /// The provider could not be asked: the session goes on for now.
     Unavailable(String),
 }
@@ -907,8 +931,11 @@ fn describe<E: std::error::Error>(e: &RequestTokenError<E, BasicErrorResponse>) 
     }
 }
 
-async fn fetch_keys(http: &HttpClient, url: &str) -> Result<KeySet, String> {
-    KeySet::from_json(&get_body(http, url).await?).map_err(|e| format!("{url}: {e}"))
+async fn fetch_keys(http: &HttpClient, url: &str) -> Result<KeySet, OidcError> {
+    KeySet::from_json(&get_body(http, url).await?).map_err(|source| OidcError::Keys {
+        url: url.to_string(),
+        source,
+    })
 }
 
 /// `https://host[:port]` of an absolute URL.
@@ -991,74 +1018,6 @@ pub fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
         .join(",")
         .to_ascii_lowercase();
     accept.contains("text/html") && !accept.starts_with("application/json")
-}
-
-fn redirect(location: &str) -> Response<crate::responses::Body> {
-    let mut response = Response::new(crate::responses::full(Bytes::new()));
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(value) = header::HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-pub fn append_cookie(response: &mut Response<crate::responses::Body>, cookie: &str) {
-    if let Ok(value) = header::HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-fn json_response(status: StatusCode, body: &str) -> Response<crate::responses::Body> {
-    let mut response = Response::new(crate::responses::full(Bytes::from(body.to_string() + "\n")));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-/// A small HTML page; `body_html` must already be escaped.
-pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response<crate::responses::Body> {
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1>{body_html}</body></html>\n"
-    );
-    let mut response = Response::new(crate::responses::full(Bytes::from(html)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-/// Escapes text for HTML.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -105,11 +105,9 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.trim().to_string(), value.trim().to_string()))
-        })
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .map(|c| (c.name().to_string(), c.value().to_string()))
         .collect()
 }
 
@@ -162,14 +160,7 @@ pub fn clear_session(old_chunks: usize) -> Vec<String> {
         .collect()
 }
 
-/// A `__Host-` cookie: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain.
-pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> String {
-    format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
-}
-
-pub fn clear_cookie(name: &str) -> String {
-    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
-}
+pub use crate::responses::{clear_cookie, set_cookie};
 
 /// The login cookie's name for a state: several logins (tabs) can be in progress at once.
 pub fn login_cookie_name(state: &str) -> String {

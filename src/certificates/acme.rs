@@ -25,6 +25,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::tls::{self, CertificateSlot};
 use crate::config::{AcmeChallenge, AcmeSettings};
+use crate::metrics::Metrics;
 
 /// Renewal starts this long before expiry (or at two-thirds of a short lifetime).
 const RENEW_BEFORE: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -218,7 +219,8 @@ pub fn initial(settings: &AcmeSettings) -> Result<Vec<Initial>, tls::TlsError> {
 pub fn spawn(
     settings: AcmeSettings,
     initial: Vec<Initial>,
-    state: Arc<crate::handler::AppState>,
+    slot: Arc<CertificateSlot>,
+    metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) {
     let client = Arc::new(Client {
@@ -229,7 +231,7 @@ pub fn spawn(
     });
     for start in &initial {
         let expiry = start.validity.map_or(0, |(_, not_after)| not_after);
-        client.note_expiry(&start.group, expiry, &state.metrics);
+        client.note_expiry(&start.group, expiry, &metrics);
     }
     for (index, start) in initial.into_iter().enumerate() {
         tokio::spawn(keep_renewed(
@@ -237,7 +239,8 @@ pub fn spawn(
             start.group,
             start.validity,
             index == 0,
-            state.clone(),
+            slot.clone(),
+            metrics.clone(),
             shutdown.clone(),
         ));
     }
@@ -250,10 +253,11 @@ async fn keep_renewed(
     group: Group,
     mut current: Option<(i64, i64)>,
     is_default: bool,
-    state: Arc<crate::handler::AppState>,
+    slot: Arc<CertificateSlot>,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let slot = &state.certificate;
+    let slot = &*slot;
     let mut backoff = MIN_BACKOFF;
     loop {
         if let Some((not_before, not_after)) = current {
@@ -277,7 +281,7 @@ async fn keep_renewed(
         match attempt {
             Ok(issued) => {
                 tracing::info!(certificate = %group.name, expires = issued.not_after, "ACME: new certificate in use");
-                client.note_expiry(&group, issued.not_after, &state.metrics);
+                client.note_expiry(&group, issued.not_after, &metrics);
                 if is_default {
                     slot.set(issued.key.clone());
                 }

@@ -1,0 +1,89 @@
+//! Owns what requests share: [`AppState`] (lives as long as the server) and [`Runtime`] (one
+//! config and what was built from it, swapped whole on reload).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::basic::BasicAuth;
+use crate::auth::oidc::Oidc;
+use crate::certificates::CertificateSlot;
+use crate::config::Config;
+use crate::limits::lockout::Lockout;
+use crate::metrics::Metrics;
+use crate::proxy::Upstream;
+
+/// Everything a request needs that outlives it.
+pub struct AppState {
+    /// What a reload replaces as a whole; each request takes one snapshot at its start, so
+    /// a reload halfway through a request cannot mix two configs.
+    pub runtime: ArcSwap<Runtime>,
+    /// Failure counts and bans survive reloads.
+    pub lockout: Lockout,
+    /// WebSocket tunnels outlive their connection; shutdown waits on them.
+    pub tunnels: TaskTracker,
+    pub metrics: Arc<Metrics>,
+    /// The certificate every handshake gets; replaced on reload and when its files change.
+    pub certificate: Arc<CertificateSlot>,
+    /// The OpenID provider, discovered at start (`[auth.oidc]`); kept across reloads.
+    pub oidc: Option<Arc<Oidc>>,
+}
+
+/// One config and what was built from it: upstream clients (by `Route::upstream`) and the
+/// users of `[auth.basic]`.
+pub struct Runtime {
+    pub config: Config,
+    pub upstreams: Vec<Upstream>,
+    pub basic: Option<Arc<BasicAuth>>,
+}
+
+/// Why a config could not be turned into a [`Runtime`].
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The htpasswd file of `[auth.basic]` cannot be used.
+    #[error("{path}: {source}")]
+    Htpasswd {
+        path: String,
+        source: crate::auth::htpasswd::HtpasswdError,
+    },
+}
+
+impl Runtime {
+    /// Builds what serving `config` needs besides listeners: the users and upstream clients.
+    pub fn build(config: Config, tunnels: &TaskTracker) -> Result<Runtime, RuntimeError> {
+        let basic = match &config.basic {
+            None => None,
+            Some(b) => {
+                let auth =
+                    BasicAuth::load(b.htpasswd.clone(), b.realm.clone()).map_err(|source| {
+                        RuntimeError::Htpasswd {
+                            path: b.htpasswd.display().to_string(),
+                            source,
+                        }
+                    })?;
+                for issue in auth.users().issues() {
+                    tracing::warn!(file = %b.htpasswd.display(), line = issue.line, "htpasswd line skipped: {}", issue.reason);
+                }
+                Some(Arc::new(auth))
+            }
+        };
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|u| {
+                Upstream::new(
+                    u.authority.clone(),
+                    u.connect_timeout,
+                    u.response_timeout,
+                    tunnels.clone(),
+                )
+            })
+            .collect();
+        Ok(Runtime {
+            config,
+            upstreams,
+            basic,
+        })
+    }
+}
