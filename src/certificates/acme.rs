@@ -125,8 +125,21 @@ pub struct Cached {
     pub current: bool,
 }
 
+/// Why a cached certificate cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    #[error(transparent)]
+    Pem(#[from] tls::PemError),
+    #[error("the cached certificate's validity cannot be read")]
+    Validity,
+    #[error("the cached certificate has expired")]
+    Expired,
+}
+
 /// The cached certificate for `group`, if it exists, parses, and has not expired.
-pub fn load_cached(settings: &AcmeSettings, group: &Group) -> Result<Cached, String> {
+pub fn load_cached(settings: &AcmeSettings, group: &Group) -> Result<Cached, CacheError> {
     let status = read_status(settings);
     let sorted = |names: &[String]| {
         let mut v = names.to_vec();
@@ -136,16 +149,16 @@ pub fn load_cached(settings: &AcmeSettings, group: &Group) -> Result<Cached, Str
     let current = status.get(&group.name).is_some_and(|s| {
         sorted(&s.domains) == sorted(&group.domains) && s.directory == settings.directory
     });
-    let chain = std::fs::read(cert_path(settings, group)).map_err(|e| e.to_string())?;
-    let key = std::fs::read(key_path(settings, group)).map_err(|e| e.to_string())?;
+    let chain = std::fs::read(cert_path(settings, group)).map_err(CacheError::Read)?;
+    let key = std::fs::read(key_path(settings, group)).map_err(CacheError::Read)?;
     let key = tls::certified_key_from_pem(&chain, &key)?;
     let (not_before, not_after) = key
         .cert
         .first()
         .and_then(|c| tls::validity_unix(c))
-        .ok_or("the cached certificate's validity cannot be read")?;
+        .ok_or(CacheError::Validity)?;
     if not_after <= now_unix() {
-        return Err("the cached certificate has expired".to_string());
+        return Err(CacheError::Expired);
     }
     Ok(Cached {
         key,
@@ -198,7 +211,7 @@ pub fn initial(settings: &AcmeSettings) -> Result<Vec<Initial>, tls::TlsError> {
             Err(reason) => {
                 tracing::warn!(
                     certificate = %group.name,
-                    reason,
+                    reason = %reason,
                     "ACME: no usable certificate yet; serving a self-signed placeholder until \
                      the CA issues one"
                 );

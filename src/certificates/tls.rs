@@ -204,16 +204,28 @@ pub fn self_signed_in_memory(hosts: &[String]) -> Result<CertifiedKey, TlsError>
 }
 
 /// Parses a PEM chain and key held in memory (an ACME order's result, the ACME cache).
-pub fn certified_key_from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, String> {
+pub fn certified_key_from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, PemError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("certificate chain: {e}"))?;
+        .map_err(PemError::Chain)?;
     if chain.is_empty() {
-        return Err("no certificate in the chain".to_string());
+        return Err(PemError::EmptyChain);
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("private key: {e}"))?;
-    CertifiedKey::from_der(chain, key, &provider())
-        .map_err(|e| format!("the key does not match the certificate: {e}"))
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(PemError::Key)?;
+    CertifiedKey::from_der(chain, key, &provider()).map_err(PemError::Mismatch)
+}
+
+/// Why a certificate and key held in memory cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum PemError {
+    #[error("certificate chain: {0}")]
+    Chain(#[source] rustls::pki_types::pem::Error),
+    #[error("no certificate in the chain")]
+    EmptyChain,
+    #[error("private key: {0}")]
+    Key(#[source] rustls::pki_types::pem::Error),
+    #[error("the key does not match the certificate: {0}")]
+    Mismatch(#[source] rustls::Error),
 }
 
 /// Generates an ECDSA P-256 key and a self-signed certificate for `hosts`, written 0600.

@@ -1,19 +1,19 @@
 use super::*;
 
 const MINIMAL: &str = r#"
-    [tls]
-    self_signed = true
-    [upstream]
-    url = "http://127.0.0.1:8000"
-    [auth.basic]
-    htpasswd = "config/htpasswd"
-    [[route]]
-    path = "/api/jobs"
-    methods = ["GET", "post"]
-    [[route]]
-    path = "/health"
-    auth = "none"
-"#;
+        [tls]
+        self_signed = true
+        [upstream]
+        url = "http://127.0.0.1:8000"
+        [auth.basic]
+        htpasswd = "config/htpasswd"
+        [[route]]
+        path = "/api/jobs"
+        methods = ["GET", "post"]
+        [[route]]
+        path = "/health"
+        auth = "none"
+    "#;
 
 fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_toml(text, "test.toml", &Env::from_pairs(env.iter().copied()))
@@ -162,10 +162,10 @@ fn acme_settings() {
     let base = MINIMAL.replace("self_signed = true", "");
     let with = |acme: &str| format!("{base}\n[tls.acme]\n{acme}\n");
     let cfg = load(
-        &with("domains = [\"Agent.Example.com\", \"agent.example.com\"]\ncontact = \"ops@example.com\""),
-        &[],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+            &with("domains = [\"Agent.Example.com\", \"agent.example.com\"]\ncontact = \"ops@example.com\""),
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     let TlsSettings::Acme(acme) = &cfg.tls else {
         panic!("not ACME: {:?}", cfg.tls)
     };
@@ -249,19 +249,19 @@ fn acme_settings() {
 #[test]
 fn oidc_settings() {
     const OIDC: &str = r#"
-        [auth.oidc]
-        issuer = "https://id.example.com"
-        client_id = "frontdoor"
-        client_secret = "${SECRET}"
-        redirect_url = "https://agent.example.com/_frontdoor/callback"
-        [session]
-        cookie_key = "${KEY}"
-        lifetime = "8h"
-        [[route]]
-        path = "/app"
-        auth = ["oidc", "basic"]
-        allow_groups = ["admins"]
-    "#;
+            [auth.oidc]
+            issuer = "https://id.example.com"
+            client_id = "frontdoor"
+            client_secret = "${SECRET}"
+            redirect_url = "https://agent.example.com/_frontdoor/callback"
+            [session]
+            cookie_key = "${KEY}"
+            lifetime = "8h"
+            [[route]]
+            path = "/app"
+            auth = ["oidc", "basic"]
+            allow_groups = ["admins"]
+        "#;
     let env = [
         ("SECRET", "s3cret"),
         ("KEY", "0123456789abcdef0123456789abcdef"),

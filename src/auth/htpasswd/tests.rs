@@ -30,7 +30,7 @@ fn run(program: &str, args: &[&[u8]], package: &str, stdin: Option<&[u8]>) -> st
         Ok(c) => c,
         Err(e) => panic!(
             "cannot run `{program}` ({e}): install the Debian package `{package}` \
-             (apt-get install -y {package}); these tests need it to generate vectors"
+                 (apt-get install -y {package}); these tests need it to generate vectors"
         ),
     };
     if let Some(input) = stdin {
@@ -835,13 +835,13 @@ fn file_format_edge_cases() {
     let bcrypt = htpasswd(&["-nbB", "-C", "4"]);
     let text = format!(
         "\u{FEFF}# htpasswd for frontdoor\r\n\
-         \r\n\
-         alice:{apr1}\r\n\
-         \t  # indented comment\n\
-         bob:{sha1}:Bob Smith:ops  \t\n\
-         \x20 \t\n\
-         carol:{bcrypt} \t\r\n\
-         dave:{{PLAIN}}pl ain\n"
+             \r\n\
+             alice:{apr1}\r\n\
+             \t  # indented comment\n\
+             bob:{sha1}:Bob Smith:ops  \t\n\
+             \x20 \t\n\
+             carol:{bcrypt} \t\r\n\
+             dave:{{PLAIN}}pl ain\n"
     );
     let file = HtpasswdFile::parse(&text);
     assert!(file.issues().is_empty(), "{:?}", file.issues());
@@ -891,11 +891,11 @@ fn file_malformed_lines_reported_with_line_numbers() {
     let sha512 = openssl(&["passwd", "-6", PW]);
     let text = format!(
         "alice:{apr1}\n\
-         just-some-text-without-colon\n\
-         :{apr1}\n\
-         erin:\n\
-         frank:$2y$05$!!garbage!!\n\
-         bob:{sha512}\n"
+             just-some-text-without-colon\n\
+             :{apr1}\n\
+             erin:\n\
+             frank:$2y$05$!!garbage!!\n\
+             bob:{sha512}\n"
     );
     let file = HtpasswdFile::parse(&text);
     let lines: Vec<usize> = file.issues().iter().map(|i| i.line).collect();
@@ -959,13 +959,13 @@ fn file_issue_reasons_never_contain_secrets() {
     let apr1 = openssl(&["passwd", "-apr1", PW]);
     let text = format!(
         "hunter2secret\n\
-         alice:$2y$05$SeCrEtGaRbAgE\n\
-         bob:{{SSHA}}SeCrEtGaRbAgE\n\
-         carol:$y$SeCrEtGaRbAgE\n\
-         dave:{{PLAIN}}\n\
-         erin:{apr1}\n\
-         erin:{apr1}\n\
-         frank:!SeCrEtGaRbAgE\n"
+             alice:$2y$05$SeCrEtGaRbAgE\n\
+             bob:{{SSHA}}SeCrEtGaRbAgE\n\
+             carol:$y$SeCrEtGaRbAgE\n\
+             dave:{{PLAIN}}\n\
+             erin:{apr1}\n\
+             erin:{apr1}\n\
+             frank:!SeCrEtGaRbAgE\n"
     );
     let file = HtpasswdFile::parse(&text);
     assert_eq!(file.issues().len(), 7, "{:?}", file.issues());
