@@ -43,11 +43,7 @@ pub fn escape_html(text: &str) -> String {
 
 /// A 302 that no cache keeps (sign-in and sign-out steps).
 pub fn redirect(location: &str) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::new()));
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(value) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
+    let mut response = redirect_with(StatusCode::FOUND, location);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -56,10 +52,14 @@ pub fn redirect(location: &str) -> Response<Body> {
 
 /// The plain-HTTP listener's 308 to HTTPS.
 pub fn permanent_redirect(location: &str) -> Response<Body> {
+    redirect_with(StatusCode::PERMANENT_REDIRECT, location)
+}
+
+fn redirect_with(status: StatusCode, location: &str) -> Response<Body> {
     let mut response = Response::new(full(Bytes::new()));
-    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    if let Ok(v) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, v);
+    *response.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
     }
     response
 }

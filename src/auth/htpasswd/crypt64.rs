@@ -1,13 +1,4 @@
 //! The `crypt(3)` base-64 encoding shared by DES, MD5 and SHA crypt.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unreachable,
-    clippy::todo,
-    clippy::unimplemented
-)]
 
 use super::*;
 

@@ -1,13 +1,4 @@
 //! MD5-crypt (`$1$`) and Apache's `$apr1$`.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unreachable,
-    clippy::todo,
-    clippy::unimplemented
-)]
 
 use super::*;
 

@@ -20,7 +20,8 @@
 //! `crypt(3)`, which fails).
 
 // The module is security-critical: make the "no panic" rule machine-checked
-// under clippy, not just a convention. Tests opt out below.
+// under clippy, not just a convention. The levels hold in every file below this one (lint
+// levels are inherited by child modules); tests opt out below.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,

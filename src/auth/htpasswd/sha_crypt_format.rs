@@ -1,13 +1,4 @@
 //! SHA-crypt (`$5$`, `$6$`): parsing, and verification with the RustCrypto `sha-crypt` crate.
-#![deny(
-    clippy::indexing_slicing,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::unreachable,
-    clippy::todo,
-    clippy::unimplemented
-)]
 
 use super::*;
 
