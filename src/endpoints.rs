@@ -13,8 +13,7 @@
 
 use std::net::SocketAddr;
 
-use http::{Method, Request, Response};
-use hyper::body::Incoming;
+use http::{Method, Response};
 
 use crate::policy::target::Target;
 use crate::responses::{self, Body, Refusal};
@@ -33,7 +32,7 @@ pub const USERINFO: &str = "/_frontdoor/userinfo";
 pub async fn answer(
     state: &AppState,
     target: &Target,
-    req: &Request<Incoming>,
+    req: &http::request::Parts,
     peer: SocketAddr,
 ) -> Result<Response<Body>, Refusal> {
     let path = target.path.as_str();
@@ -43,13 +42,13 @@ pub async fn answer(
     let Some(oidc) = state.oidc.as_deref() else {
         return Err(Refusal::UnlistedPath);
     };
-    if *req.method() != Method::GET && *req.method() != Method::HEAD {
+    if req.method != Method::GET && req.method != Method::HEAD {
         return Err(Refusal::MethodNotAllowed {
             allow: vec![Method::GET, Method::HEAD],
         });
     }
     if path == oidc.settings.redirect_path {
-        return match oidc.callback(target.query.as_deref(), req.headers()).await {
+        return match oidc.callback(target.query.as_deref(), &req.headers).await {
             Ok(response) => Ok(response),
             Err(e) => {
                 let message = e.to_string();
@@ -69,10 +68,10 @@ pub async fn answer(
                         .map(|(_, v)| v.into_owned())
                 })
                 .unwrap_or_else(|| "/".to_string());
-            Ok(oidc.login_redirect(&target.host, &return_to, req.headers()))
+            Ok(oidc.login_redirect(&target.host, &return_to, &req.headers))
         }
-        LOGOUT => Ok(oidc.logout(req.headers())),
-        USERINFO => Ok(oidc.userinfo(req.headers())),
+        LOGOUT => Ok(oidc.logout(&req.headers)),
+        USERINFO => Ok(oidc.userinfo(&req.headers)),
         _ => Err(Refusal::UnlistedPath),
     }
 }

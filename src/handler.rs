@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Request, Response};
+use http::{Method, Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
@@ -26,7 +26,7 @@ use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
 use crate::policy::target::parse_target;
 use crate::proxy::{ClientConnection, ForwardContext};
-use crate::responses::{Body, Refusal, append_cookie, wants_json};
+use crate::responses::{self, Body, Refusal, append_cookie, wants_json};
 use crate::state::{AppState, Runtime};
 
 /// Serves one request. Never fails: every refusal is a response.
@@ -37,15 +37,28 @@ pub async fn handle(
 ) -> Response<Body> {
     let started = Instant::now();
     let runtime = state.runtime.load_full();
-    let json = wants_json(req.headers());
-    let mut record = AccessRecord::new(client.addr, req.method().clone());
-    let mut response = match through(&state, &runtime, client, req, &mut record).await {
-        Ok(response) => response,
+    let (parts, body) = req.into_parts();
+    let json = wants_json(&parts.headers);
+    let head = parts.method == Method::HEAD;
+    let waits_for_continue = expects_continue(&parts.headers) && parts.version < Version::HTTP_2;
+    let mut record = AccessRecord::new(client.addr, parts.method.clone());
+    // The body stays here until the step that forwards it takes it: a refused request's
+    // body is read and discarded, so the client receives the refusal (limits::drain).
+    let mut body = Some(body);
+    let mut response = match through(&state, &runtime, client, parts, &mut body, &mut record).await
+    {
+        Ok(Answer::Forwarded(response)) => response,
+        Ok(Answer::Own(response)) => responses::for_head(response, head),
         Err(refusal) => {
             record.denied = Some(refusal.reason());
-            refusal.into_response(json)
+            responses::for_head(refusal.into_response(json), head)
         }
     };
+    if let Some(body) = body
+        && !waits_for_continue
+    {
+        limits::drain::discard(body);
+    }
     if !record.set_cookies.is_empty() {
         // A response that sets a session must never be stored by a shared cache.
         response.headers_mut().insert(
@@ -69,22 +82,39 @@ pub async fn handle(
     response
 }
 
-/// The steps, in order (the table at the top of this file).
+/// What a request that was not refused got.
+enum Answer {
+    /// The upstream's response.
+    Forwarded(Response<Body>),
+    /// One frontdoor made itself (its own paths).
+    Own(Response<Body>),
+}
+
+/// Whether the client waits for `100 Continue` before sending its body. Over HTTP/1.1,
+/// reading the body would send it, so a refused body with this header is not read; over
+/// HTTP/2 hyper never sends 100 (clients send after a short wait), so it is read.
+fn expects_continue(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::EXPECT)
+}
+
+/// The steps, in order (the table at the top of this file). `body` is taken by the step
+/// that forwards it; a refusal leaves it for `handle` to discard.
 async fn through(
     state: &AppState,
     runtime: &Runtime,
     conn: ClientConnection,
-    req: Request<Incoming>,
+    req: http::request::Parts,
+    body: &mut Option<Incoming>,
     record: &mut AccessRecord,
-) -> Result<Response<Body>, Refusal> {
+) -> Result<Answer, Refusal> {
     let config = &runtime.config;
     let peer = conn.addr;
     // 1. Normalize the target: one path, one host, or 400/421.
     let target = parse_target(
-        req.method(),
-        req.uri(),
-        req.version(),
-        req.headers(),
+        &req.method,
+        &req.uri,
+        req.version,
+        &req.headers,
         &config.server.hosts,
     )?;
     record.path.clone_from(&target.path);
@@ -92,9 +122,11 @@ async fn through(
 
     // 2. Decide once, on the normalized path; frontdoor's own paths never reach the
     //    upstream.
-    let route = match config.routes.decide(req.method(), &target.path) {
+    let route = match config.routes.decide(&req.method, &target.path) {
         Decision::Reserved => {
-            return crate::endpoints::answer(state, &target, &req, peer).await;
+            return crate::endpoints::answer(state, &target, &req, peer)
+                .await
+                .map(Answer::Own);
         }
         Decision::Hidden(_) => return Err(Refusal::HiddenPath),
         Decision::Unlisted => return Err(Refusal::UnlistedPath),
@@ -113,11 +145,11 @@ async fn through(
     //    get 429 before their password is even looked at.
     let path_and_query = target.path_and_query();
     let facts = RequestFacts {
-        method: req.method(),
-        headers: req.headers(),
+        method: &req.method,
+        headers: &req.headers,
         client: crate::proxy::client_address(
             peer.ip(),
-            req.headers(),
+            &req.headers,
             &config.server.trusted_proxies,
         ),
         return_to: &path_and_query,
@@ -136,10 +168,12 @@ async fn through(
     // 4. Cap the body: a declared length over the cap is refused before anything is read
     //    (so no 100 Continue is sent); a streamed body is counted as it passes.
     let limit_bytes = route.max_body_bytes.unwrap_or(config.max_body_bytes);
-    limits::check_declared(req.headers(), limit_bytes).map_err(|_| Refusal::BodyTooLarge)?;
-    let (parts, body) = req.into_parts();
-    let (body, body_end) = CappedBody::new(body, limit_bytes, config.server.body_timeout);
-    let req = Request::from_parts(parts, body.boxed_unsync());
+    limits::check_declared(&req.headers, limit_bytes).map_err(|_| Refusal::BodyTooLarge)?;
+    let Some(incoming) = body.take() else {
+        return Err(Refusal::MalformedTarget);
+    };
+    let (capped, body_end) = CappedBody::new(incoming, limit_bytes, config.server.body_timeout);
+    let req = Request::from_parts(req, capped.discard_rest_on_drop().boxed_unsync());
 
     // 5. Forward and stream both ways.
     let ctx = ForwardContext {
@@ -160,7 +194,7 @@ async fn through(
     match upstream.forward(req, &ctx).await {
         Ok(response) => {
             state.metrics.upstream_answered(asked.elapsed());
-            Ok(response)
+            Ok(Answer::Forwarded(response))
         }
         Err(e) => {
             tracing::warn!(error = %e, path = %target.path, "upstream request failed");

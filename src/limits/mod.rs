@@ -1,6 +1,7 @@
 //! Request body caps: the pre-flight Content-Length check and a streaming counter for
 //! chunked bodies, so an oversized upload is refused before, or as soon as, it passes the cap.
 
+pub mod drain;
 pub mod lockout;
 
 use std::future::Future;
@@ -78,7 +79,11 @@ impl BodyEnd {
 /// chunk), fails with [`BodyStalled`] when the client goes quiet mid-body, and tells
 /// [`BodyEnd`] when it is done.
 pub struct CappedBody<B> {
-    inner: B,
+    /// None once handed to [`drain::discard`] (only ever in `drop`).
+    inner: Option<B>,
+    /// What happens to the rest of the body when it is dropped before its end (see
+    /// [`CappedBody::discard_rest_on_drop`]); None: it is dropped with it.
+    on_drop: Option<Box<dyn FnOnce(B) + Send>>,
     seen_bytes: u64,
     limit_bytes: u64,
     idle_timeout: std::time::Duration,
@@ -97,7 +102,8 @@ impl<B: Body> CappedBody<B> {
             (Some(ended), Some(end))
         };
         let body = CappedBody {
-            inner,
+            inner: Some(inner),
+            on_drop: None,
             seen_bytes: 0,
             limit_bytes,
             idle_timeout,
@@ -105,6 +111,18 @@ impl<B: Body> CappedBody<B> {
             ended,
         };
         (body, BodyEnd(end))
+    }
+
+    /// When dropped before its end (the upstream answered early, the cap tripped, the
+    /// request failed), the rest of the body is read and discarded in the background, so
+    /// the client receives the answer ([`drain`]).
+    #[must_use]
+    pub fn discard_rest_on_drop(mut self) -> Self
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+    {
+        self.on_drop = Some(Box::new(drain::discard::<B>));
+        self
     }
 
     fn mark_ended(&self) {
@@ -127,7 +145,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.seen_bytes = this.seen_bytes.saturating_add(data.len() as u64);
@@ -142,7 +163,7 @@ where
                     idle.as_mut()
                         .reset(tokio::time::Instant::now() + this.idle_timeout);
                 }
-                if this.inner.is_end_stream() {
+                if this.inner.as_ref().is_none_or(Body::is_end_stream) {
                     this.mark_ended();
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -173,7 +194,7 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        let end = self.inner.is_end_stream();
+        let end = self.inner.as_ref().is_none_or(Body::is_end_stream);
         if end {
             self.mark_ended();
         }
@@ -181,6 +202,16 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl<B> Drop for CappedBody<B> {
+    fn drop(&mut self) {
+        if let (Some(on_drop), Some(inner)) = (self.on_drop.take(), self.inner.take()) {
+            on_drop(inner);
+        }
     }
 }

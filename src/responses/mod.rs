@@ -8,7 +8,7 @@ mod pages;
 mod refusal;
 
 use bytes::Bytes;
-use http::header;
+use http::{Response, header};
 use http_body_util::{BodyExt, Full};
 
 pub use cookies::{append_cookie, clear_cookie, set_cookie};
@@ -26,6 +26,25 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed_unsync()
+}
+
+/// A response frontdoor made itself, as the answer to `HEAD` when `head`: the same status
+/// and headers, with the length the body would have had, and no body. hyper leaves the
+/// body out for HTTP/1.1 itself but sends it over HTTP/2, where a HEAD response with DATA
+/// is a protocol error to the client (curl, nghttp, httpx all fail).
+pub fn for_head(response: Response<Body>, head: bool) -> Response<Body> {
+    if !head {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = http_body::Body::size_hint(&body).exact()
+        && !parts.headers.contains_key(header::CONTENT_LENGTH)
+    {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, header::HeaderValue::from(length));
+    }
+    Response::from_parts(parts, full(Bytes::new()))
 }
 
 /// Whether the client prefers a JSON answer (API clients) over an HTML page (browsers).
