@@ -10,7 +10,7 @@
 //! | 2. decide | on the normalized path | `policy::routes` | 404 hidden, unlisted or denied; 405 |
 //! | 2a. frontdoor's own paths | `Decision::Reserved` only | `endpoints` | their own answers, 404, 405 |
 //! | 3. authenticate | routes with a login | `auth` | 401, 302 to sign in, 403, 429 |
-//! | 4. cap the body | every forwarded request | `limits` | 413 (declared length, then while streaming) |
+//! | 4. cap the body | every forwarded request | `limits` | 400 (transfer coding), 413 (declared length, then while streaming) |
 //! | 5. forward | every request that got this far | `proxy` | 502, 504, 408, 413 |
 
 use std::sync::Arc;
@@ -168,6 +168,7 @@ async fn through(
     // 4. Cap the body: a declared length over the cap is refused before anything is read
     //    (so no 100 Continue is sent); a streamed body is counted as it passes.
     let limit_bytes = route.max_body_bytes.unwrap_or(config.max_body_bytes);
+    limits::check_transfer_coding(&req.headers).map_err(|_| Refusal::MalformedBody)?;
     limits::check_declared(&req.headers, limit_bytes).map_err(|_| Refusal::BodyTooLarge)?;
     let Some(incoming) = body.take() else {
         return Err(Refusal::MalformedTarget);

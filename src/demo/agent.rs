@@ -244,9 +244,10 @@ async fn route(
                 .iter()
                 .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
                 .collect();
+            let body_bytes = drain(req.into_body(), &record).await;
             json(
                 StatusCode::OK,
-                serde_json::json!({"method": method.as_str(), "target": record.target, "headers": headers}),
+                serde_json::json!({"method": method.as_str(), "target": record.target, "headers": headers, "body_bytes": body_bytes}),
             )
         }
         (Method::GET, "/api/slow") => {

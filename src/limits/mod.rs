@@ -30,6 +30,31 @@ pub fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// The body's framing as frontdoor forwards it: `Transfer-Encoding` may only be `chunked`.
+/// Another coding (`gzip, chunked`) would be lost on the way (frontdoor re-frames the body
+/// for the upstream), so the request is refused rather than changed.
+pub fn check_transfer_coding(headers: &http::HeaderMap) -> Result<(), UnsupportedCoding> {
+    for value in headers.get_all(http::header::TRANSFER_ENCODING) {
+        let Ok(text) = value.to_str() else {
+            return Err(UnsupportedCoding);
+        };
+        let only_chunked = text
+            .split(',')
+            .map(str::trim)
+            .filter(|coding| !coding.is_empty())
+            .all(|coding| coding.eq_ignore_ascii_case("chunked"));
+        if !only_chunked {
+            return Err(UnsupportedCoding);
+        }
+    }
+    Ok(())
+}
+
+/// A transfer coding other than `chunked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("transfer codings other than chunked are not forwarded")]
+pub struct UnsupportedCoding;
+
 /// Pre-flight check: a declared length over the cap is refused before the body is read
 /// (and so before hyper answers `Expect: 100-continue`) and before the upstream is touched.
 pub fn check_declared(headers: &http::HeaderMap, limit_bytes: u64) -> Result<(), BodyTooLarge> {
@@ -38,6 +63,12 @@ pub fn check_declared(headers: &http::HeaderMap, limit_bytes: u64) -> Result<(),
         _ => Ok(()),
     }
 }
+
+/// Reading the client's request body failed (a malformed chunk, bad framing, the client
+/// going away mid-body): the client's fault, answered 400, never the upstream's 502.
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body could not be read: {0}")]
+pub struct ClientBodyError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// The client sent no request-body bytes for longer than the body timeout (slow upload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -170,7 +201,7 @@ where
             }
             Poll::Ready(Some(Err(e))) => {
                 this.mark_ended();
-                Poll::Ready(Some(Err(e.into())))
+                Poll::Ready(Some(Err(Box::new(ClientBodyError(e.into())))))
             }
             Poll::Ready(None) => {
                 this.mark_ended();

@@ -139,6 +139,32 @@ struct Entry<R> {
     index: usize,
     /// Allowed methods with HEAD added after GET; `None` means any.
     allow: Option<Vec<Method>>,
+    /// For a deny route, `match_path` through [`fold_path`].
+    folded_path: Option<String>,
+}
+
+/// Whether a rule path covers `path`: equal for an exact rule, else on a segment boundary
+/// (`/api/jobs` covers `/api/jobs/...`, never `/api/jobsx` or `/api/jobs.json`).
+fn covers(rule: &str, exact: bool, path: &str) -> bool {
+    if exact {
+        return path == rule;
+    }
+    if rule == "/" {
+        return true;
+    }
+    path.strip_prefix(rule)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A canonical path as the hidden check and deny routes compare it: escapes decoded, ASCII
+/// lower-cased and the four non-ASCII letters whose case mapping is ASCII folded, because
+/// upstream frameworks that route case-insensitively (Express, ASP.NET by default) would
+/// send `/API/CONFIG` where `/api/config` is denied.
+fn fold_path(path: &str) -> String {
+    String::from_utf8_lossy(&decode_lenient(path.as_bytes()))
+        .chars()
+        .map(fold_char)
+        .collect()
 }
 
 impl<R: RouteShape> Entry<R> {
@@ -157,31 +183,35 @@ impl<R: RouteShape> Entry<R> {
         let depth = match_path
             .as_deref()
             .map_or(0, |p| p.split('/').filter(|s| !s.is_empty()).count());
+        let folded_path = if route.deny() {
+            match_path.as_deref().map(fold_path)
+        } else {
+            None
+        };
         Self {
             match_path,
             depth,
             exact: route.exact(),
             index,
             allow: route.methods().map(allow_list),
+            folded_path,
             route,
         }
     }
 
     /// Whether this rule covers `path` (canonical, starting with '/').
     fn matches(&self, path: &str) -> bool {
-        let Some(rule) = self.match_path.as_deref() else {
-            return false;
-        };
-        if self.exact {
-            return path == rule;
-        }
-        if rule == "/" {
-            return true;
-        }
-        // Segment boundary: `/api/jobs` covers `/api/jobs/...`, never
-        // `/api/jobsx` or `/api/jobs.json`.
-        path.strip_prefix(rule)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        self.match_path
+            .as_deref()
+            .is_some_and(|rule| covers(rule, self.exact, path))
+    }
+
+    /// For a deny route: whether it covers `folded_path` (a path through [`fold_path`])
+    /// whatever the case or spelling of its letters.
+    fn matches_folded(&self, folded_path: &str) -> bool {
+        self.folded_path
+            .as_deref()
+            .is_some_and(|rule| covers(rule, self.exact, folded_path))
     }
 }
 
@@ -209,6 +239,8 @@ pub struct RouteTable<R = RouteRule> {
     /// then earlier config position, so the first match is the winner.
     entries: Vec<Entry<R>>,
     ui: UiSwitches,
+    /// Whether any route denies: only then is a request path folded.
+    has_deny: bool,
 }
 
 impl<R: RouteShape> RouteTable<R> {
@@ -228,7 +260,12 @@ impl<R: RouteShape> RouteTable<R> {
                 .then(b.exact.cmp(&a.exact))
                 .then(a.index.cmp(&b.index))
         });
-        Self { entries, ui }
+        let has_deny = entries.iter().any(|e| e.folded_path.is_some());
+        Self {
+            entries,
+            ui,
+            has_deny,
+        }
     }
 
     /// The UI switches the table was built with.
@@ -283,7 +320,21 @@ impl<R: RouteShape> RouteTable<R> {
         if !normalized_path.starts_with('/') {
             return Decision::Unlisted;
         }
-        let Some(entry) = self.entries.iter().find(|e| e.matches(normalized_path)) else {
+        let winner = self.entries.iter().find(|e| e.matches(normalized_path));
+        // A deny route also covers every other spelling of its path (case, escapes, Unicode
+        // look-alikes), unless a longer route speaks for the path as written.
+        if self.has_deny {
+            let folded = fold_path(normalized_path);
+            if let Some(deny) = self.entries.iter().find(|e| e.matches_folded(&folded))
+                && winner.is_none_or(|w| deny.depth >= w.depth)
+            {
+                return Decision::Denied {
+                    index: deny.index,
+                    route: &deny.route,
+                };
+            }
+        }
+        let Some(entry) = winner else {
             return Decision::Unlisted;
         };
         // No fallback to a shorter rule when the method is wrong: the most

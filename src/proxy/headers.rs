@@ -2,6 +2,15 @@
 //! (hop-by-hop, frontdoor's own, client-sent instructions and identities), the ones
 //! frontdoor sets (X-Forwarded-*, identity), and the client's address behind trusted
 //! proxies.
+//!
+//! | list | removed | why |
+//! | --- | --- | --- |
+//! | [`HOP_BY_HOP`], and names in `Connection` | always | they describe one connection |
+//! | [`FRONTDOOR_OWNED`] | always, then set by frontdoor | identity and origin frontdoor vouches for |
+//! | [`CLIENT_FORBIDDEN`] | always | path and method overrides, other proxies' user header |
+//! | [`FROM_PROXIES_ONLY`] | unless the peer is in `server.trusted_proxies` | other auth proxies' identity headers and scheme or client-address claims that apps read |
+//! | names with `_` | always | CGI/WSGI read them as `-` |
+//! | `Authorization: Basic` | unless the route sets `forward_authorization` | a browser resends the password on every URL below the one it signed in on |
 
 use std::net::IpAddr;
 
@@ -54,6 +63,40 @@ static CLIENT_FORBIDDEN: [HeaderName; 12] = [
     // frontdoor already answered (or refused) any 100-continue itself.
     header::EXPECT,
 ];
+
+/// Headers that other authentication proxies (oauth2-proxy, Authelia, Pomerium, CDNs) set
+/// for the application behind them, and scheme or client-address claims that frameworks
+/// read (Rack reads `X-Forwarded-Scheme` before `X-Forwarded-Proto`): believed only from a
+/// trusted proxy, removed from everyone else.
+static FROM_PROXIES_ONLY: [HeaderName; 19] = [
+    HeaderName::from_static("remote-email"),
+    HeaderName::from_static("remote-groups"),
+    HeaderName::from_static("remote-name"),
+    HeaderName::from_static("x-auth-request-email"),
+    HeaderName::from_static("x-auth-request-groups"),
+    HeaderName::from_static("x-auth-request-preferred-username"),
+    HeaderName::from_static("x-forwarded-preferred-username"),
+    HeaderName::from_static("x-forwarded-access-token"),
+    HeaderName::from_static("x-webauth-user"),
+    HeaderName::from_static("x-user"),
+    HeaderName::from_static("x-auth-user"),
+    HeaderName::from_static("x-forwarded-scheme"),
+    HeaderName::from_static("x-scheme"),
+    HeaderName::from_static("x-forwarded-ssl"),
+    HeaderName::from_static("x-original-uri"),
+    HeaderName::from_static("x-forwarded-path"),
+    HeaderName::from_static("x-client-ip"),
+    HeaderName::from_static("true-client-ip"),
+    HeaderName::from_static("cf-connecting-ip"),
+];
+
+/// Whether an `Authorization` value is Basic credentials (a password).
+fn is_basic(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    bytes
+        .get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic "))
+}
 
 pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
@@ -147,8 +190,21 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     strip(headers, |name| {
         FRONTDOOR_OWNED.contains(name)
             || CLIENT_FORBIDDEN.contains(name)
+            || (!from_trusted_proxy && FROM_PROXIES_ONLY.contains(name))
             || name.as_str().contains('_')
     });
+    // One Content-Length in its plain form (HTTP/2 may repeat it, HTTP/1.1 may pad it with
+    // zeros; hyper checked that every copy agrees).
+    if let Some(length) = crate::limits::declared_length(headers) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    // A password never reaches the application unless the route says so: not the one
+    // frontdoor checked, and not one a browser resends to a public route.
+    if !ctx.forward_authorization
+        && (ctx.identity.is_some() || headers.get_all(header::AUTHORIZATION).iter().any(is_basic))
+    {
+        headers.remove(header::AUTHORIZATION);
+    }
     // HTTP/2 may split cookies over several fields; HTTP/1.1 upstreams expect one
     // (RFC 9113 section 8.2.3).
     let cookies: Vec<Vec<u8>> = headers
@@ -215,9 +271,6 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
                 .map(|g| header_safe(g, true))
                 .collect();
             insert(headers, X_FORWARDED_GROUPS.clone(), &groups.join(","));
-        }
-        if !ctx.forward_authorization {
-            headers.remove(header::AUTHORIZATION);
         }
     }
 }
@@ -456,8 +509,19 @@ mod tests {
             "no identity, no user header"
         );
         assert!(
-            h.contains_key("authorization"),
-            "unconsumed Authorization passes"
+            !h.contains_key("authorization"),
+            "Basic credentials never pass unless the route forwards them"
+        );
+        let mut bearer = spoofed();
+        bearer.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer app-token"),
+        );
+        rewrite_request_headers(&mut bearer, &ctx("10.1.1.1", &trusted, None));
+        assert_eq!(
+            bearer.get("authorization").map(|v| v.as_bytes()),
+            Some(&b"Bearer app-token"[..]),
+            "an unconsumed token of another scheme passes"
         );
     }
 }

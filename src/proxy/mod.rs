@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Identity;
 use crate::config::Cidr;
 use crate::errors::is_caused_by;
-use crate::limits::{BodyEnd, BodyStalled, BodyTooLarge};
+use crate::limits::{BodyEnd, BodyStalled, BodyTooLarge, ClientBodyError};
 use crate::responses::{Body, Refusal};
 
 mod headers;
@@ -39,6 +39,9 @@ pub enum UpstreamError {
     /// The client stopped sending its request body for longer than the body timeout.
     #[error("request body stalled")]
     BodyStalled,
+    /// The client's request body was malformed (or the client went away mid-body).
+    #[error("the client's request body could not be read")]
+    ClientBody,
     /// Anything else the client reported (the upstream closed mid-request, bad response).
     #[error("upstream request failed: {0}")]
     Failed(#[source] hyper::Error),
@@ -58,6 +61,7 @@ impl From<UpstreamError> for Refusal {
             UpstreamError::Timeout(_) => Refusal::UpstreamTimeout,
             UpstreamError::BodyTooLarge => Refusal::BodyTooLarge,
             UpstreamError::BodyStalled => Refusal::BodyStalled,
+            UpstreamError::ClientBody => Refusal::MalformedBody,
             UpstreamError::Unreachable(_)
             | UpstreamError::Failed(_)
             | UpstreamError::UnrequestedUpgrade
@@ -163,6 +167,19 @@ impl Upstream {
                 .headers
                 .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
+        // hyper's client sends no body for a GET or HEAD of unknown length (it assumes
+        // there is none); a client that sent one (HTTP/2 DATA without content-length, or
+        // HTTP/1.1 chunked) gets it forwarded like any other request's.
+        if matches!(parts.method, http::Method::GET | http::Method::HEAD)
+            && !http_body::Body::is_end_stream(&body)
+            && http_body::Body::size_hint(&body).exact().is_none()
+            && !parts.headers.contains_key(header::CONTENT_LENGTH)
+        {
+            parts.headers.insert(
+                header::TRANSFER_ENCODING,
+                HeaderValue::from_static("chunked"),
+            );
+        }
         // Origin form: the request line carries the path, Host the name.
         parts.uri = Uri::try_from(ctx.path_and_query)
             .map_err(|e| UpstreamError::BadTarget(http::Error::from(e)))?;
@@ -197,6 +214,9 @@ impl Upstream {
                 }
                 if is_caused_by::<BodyStalled>(&e) {
                     return Err(UpstreamError::BodyStalled);
+                }
+                if is_caused_by::<ClientBodyError>(&e) {
+                    return Err(UpstreamError::ClientBody);
                 }
                 return Err(UpstreamError::Failed(e));
             }

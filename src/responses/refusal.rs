@@ -17,6 +17,9 @@ pub enum Refusal {
     MalformedTarget,
     /// 400: a path that cannot be normalized safely (encoded `/`, double encoding, ...).
     AmbiguousPath,
+    /// 400: a request body that cannot be read (bad chunk framing, a transfer coding other
+    /// than chunked).
+    MalformedBody,
     /// 421: a Host that `server.hosts` does not list.
     UnknownHost,
     /// 404: a hidden UI path (`/admin`, `/docs`, ...) whose `[ui]` switch is off.
@@ -56,6 +59,7 @@ pub enum Refusal {
 pub enum Reason {
     MalformedTarget,
     AmbiguousPath,
+    MalformedBody,
     UnknownHost,
     HiddenPath,
     UnlistedPath,
@@ -79,6 +83,7 @@ impl Reason {
         match self {
             Reason::MalformedTarget => "malformed target",
             Reason::AmbiguousPath => "ambiguous path",
+            Reason::MalformedBody => "malformed body",
             Reason::UnknownHost => "unknown host",
             Reason::HiddenPath => "hidden path",
             Reason::UnlistedPath => "unlisted path",
@@ -115,6 +120,7 @@ impl Refusal {
         match self {
             Refusal::MalformedTarget => Reason::MalformedTarget,
             Refusal::AmbiguousPath => Reason::AmbiguousPath,
+            Refusal::MalformedBody => Reason::MalformedBody,
             Refusal::UnknownHost => Reason::UnknownHost,
             Refusal::HiddenPath => Reason::HiddenPath,
             Refusal::UnlistedPath => Reason::UnlistedPath,
@@ -135,9 +141,10 @@ impl Refusal {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Refusal::MalformedTarget | Refusal::AmbiguousPath | Refusal::SignInFailed { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Refusal::MalformedTarget
+            | Refusal::AmbiguousPath
+            | Refusal::MalformedBody
+            | Refusal::SignInFailed { .. } => StatusCode::BAD_REQUEST,
             Refusal::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
             Refusal::BadCredentials { .. } | Refusal::NotSignedIn => StatusCode::UNAUTHORIZED,
             Refusal::HiddenPath | Refusal::UnlistedPath | Refusal::DeniedPath => {
@@ -248,6 +255,7 @@ impl Refusal {
             }
             Refusal::MalformedTarget
             | Refusal::AmbiguousPath
+            | Refusal::MalformedBody
             | Refusal::BodyTooLarge
             | Refusal::BodyStalled => {
                 // The connection's framing may be off (unread body); do not reuse it.
@@ -320,6 +328,7 @@ mod tests {
         let all = [
             Reason::MalformedTarget,
             Reason::AmbiguousPath,
+            Reason::MalformedBody,
             Reason::UnknownHost,
             Reason::HiddenPath,
             Reason::UnlistedPath,
