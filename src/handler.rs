@@ -11,7 +11,7 @@
 //! | 2a. frontdoor's own paths | `Decision::Reserved` only | `endpoints` | their own answers, 404, 405 |
 //! | 3. authenticate | routes with a login | `auth` | 401, 302 to sign in, 403, 429 |
 //! | 4. cap the body | every forwarded request | `limits` | 400 (transfer coding), 413 (declared length, then while streaming) |
-//! | 5. forward | every request that got this far | `proxy` | 502, 504, 408, 413 |
+//! | 5. forward | every request that got this far | `proxy` | 502, 504, 408, 413; 503 when `max_tunnels` WebSockets are open |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,7 +25,7 @@ use crate::auth::{self, Authenticators, Identity, RequestFacts};
 use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
 use crate::policy::target::parse_target;
-use crate::proxy::{ClientConnection, ForwardContext};
+use crate::proxy::{ClientConnection, ForwardContext, Tunnel};
 use crate::responses::{self, Body, Refusal, append_cookie, wants_json};
 use crate::state::{AppState, Runtime};
 
@@ -174,13 +174,15 @@ async fn through(
         return Err(Refusal::MalformedTarget);
     };
     let (capped, body_end) = CappedBody::new(incoming, limit_bytes, config.server.body_timeout);
-    let req = Request::from_parts(req, capped.discard_rest_on_drop().boxed_unsync());
+    let capped = capped
+        .with_min_rate(config.server.min_body_rate_bytes_per_sec)
+        .discard_rest_on_drop();
+    let req = Request::from_parts(req, capped.boxed_unsync());
 
     // 5. Forward and stream both ways.
     let ctx = ForwardContext {
         peer: peer.ip(),
         peer_header: conn.addr_header,
-        connection_slot: Some(conn.slot),
         trusted_proxies: &config.server.trusted_proxies,
         host: &target.host,
         path_and_query: &path_and_query,
@@ -191,8 +193,21 @@ async fn through(
     let Some(upstream) = runtime.upstreams.get(route.upstream) else {
         return Err(Refusal::UpstreamError);
     };
+    // A WebSocket upgrade needs a tunnel slot before anything is sent upstream.
+    let tunnel = if crate::proxy::is_websocket_upgrade(req.method(), req.headers()) {
+        let Ok(slot) = state.tunnel_slots.clone().try_acquire_owned() else {
+            return Err(Refusal::TooManyTunnels);
+        };
+        Some(Tunnel::new(
+            slot,
+            state.metrics.clone(),
+            config.server.tunnel_idle_timeout,
+        ))
+    } else {
+        None
+    };
     let asked = Instant::now();
-    match upstream.forward(req, &ctx).await {
+    match upstream.forward(req, &ctx, tunnel).await {
         Ok(response) => {
             state.metrics.upstream_answered(asked.elapsed());
             Ok(Answer::Forwarded(response))

@@ -51,6 +51,7 @@ pub struct Metrics {
     denials: Family<Denied, Counter>,
     upstream_latency: Histogram,
     active_connections: Gauge,
+    open_tunnels: Gauge,
     login_failures: Counter,
     bans: Family<Reason, Counter>,
     cache_hits: Counter,
@@ -87,6 +88,12 @@ impl Metrics {
             "upstream_response_seconds",
             "Time until the upstream's response headers arrived",
             upstream_latency.clone(),
+        );
+        let open_tunnels = Gauge::default();
+        registry.register(
+            "open_tunnels",
+            "WebSocket tunnels open now (capped by server.max_tunnels)",
+            open_tunnels.clone(),
         );
         let active_connections = Gauge::default();
         registry.register(
@@ -128,6 +135,7 @@ impl Metrics {
             denials,
             upstream_latency,
             active_connections,
+            open_tunnels,
             login_failures,
             bans,
             cache_hits,
@@ -172,6 +180,14 @@ impl Metrics {
             0 => None,
             at => Some(Duration::from_secs(now_secs().saturating_sub(at))),
         }
+    }
+
+    pub fn tunnel_opened(&self) {
+        self.open_tunnels.inc();
+    }
+
+    pub fn tunnel_closed(&self) {
+        self.open_tunnels.dec();
     }
 
     pub fn connection_opened(&self) {

@@ -23,6 +23,8 @@ pub struct AppState {
     pub lockout: Lockout,
     /// WebSocket tunnels outlive their connection; shutdown waits on them.
     pub tunnels: TaskTracker,
+    /// One permit per open tunnel (`server.max_tunnels`, fixed at start).
+    pub tunnel_slots: Arc<tokio::sync::Semaphore>,
     pub metrics: Arc<Metrics>,
     /// The certificate every handshake gets; replaced on reload and when its files change.
     pub certificate: Arc<CertificateSlot>,

@@ -668,29 +668,5 @@ async fn silent_new_connections_get_the_header_timeout() {
     assert!(started.elapsed() < Duration::from_secs(4));
 }
 
-/// An open WebSocket tunnel keeps holding its connection slot: with `max_connections = 1`,
-/// a second client is not served until the tunnel closes.
-#[tokio::test]
-async fn websocket_tunnels_count_against_max_connections() {
-    let h = Harness::with(Options {
-        server_extra: "max_connections = 1",
-        ..Options::default()
-    })
-    .await;
-    let mut socket = h.websocket("/ws", (USER, PASSWORD)).await;
-    ws::write_frame(&mut socket, ws::OP_TEXT, b"hold", Some([1, 2, 3, 4]))
-        .await
-        .unwrap();
-    assert_eq!(ws::read_frame(&mut socket).await.unwrap().payload, b"hold");
-    let blocked = tokio::time::timeout(Duration::from_millis(1500), h.get("/health", None)).await;
-    assert!(
-        blocked.is_err(),
-        "a second connection was served while the tunnel held the only slot"
-    );
-    drop(socket);
-    let served = tokio::time::timeout(Duration::from_secs(5), h.get("/health", None)).await;
-    assert_eq!(
-        served.expect("served once the tunnel closed").status,
-        StatusCode::OK
-    );
-}
+// An open tunnel no longer holds a `max_connections` slot: tunnels have their own cap,
+// `server.max_tunnels` (tests/slow_clients.rs, `tunnels_have_their_own_cap`).

@@ -126,6 +126,17 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// How long a client may go without sending request-body bytes mid-body (408 after).
     pub body_timeout: Duration,
+    /// The slowest average upload accepted once `body_timeout` has passed since the body
+    /// began (408 after): a trickle cannot hold an upstream connection for hours. 0: none.
+    pub min_body_rate_bytes_per_sec: u64,
+    /// How long a response may wait for the client to accept more of it (a client that
+    /// stopped reading): then the connection is closed and the upstream released.
+    pub send_timeout: Duration,
+    /// How long a WebSocket tunnel may carry no byte in either direction before it closes.
+    pub tunnel_idle_timeout: Duration,
+    /// WebSocket tunnels open at once (their own cap: an open tunnel does not hold one of
+    /// `max_connections`); more upgrades get 503.
+    pub max_tunnels: usize,
     /// Connections served at once; further ones wait in the kernel's accept queue.
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests before closing them.

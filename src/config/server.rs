@@ -86,6 +86,18 @@ pub(super) fn server_settings(
     };
     let body_timeout = positive_secs(raw.body_timeout_secs, 30)
         .map_err(|p| invalid("server.body_timeout_secs", p))?;
+    let send_timeout = positive_secs(raw.send_timeout_secs, 60)
+        .map_err(|p| invalid("server.send_timeout_secs", p))?;
+    let tunnel_idle_timeout = positive_secs(raw.tunnel_idle_timeout_secs, 300)
+        .map_err(|p| invalid("server.tunnel_idle_timeout_secs", p))?;
+    let max_tunnels = raw.max_tunnels.unwrap_or(1_000);
+    if max_tunnels == 0 {
+        return Err(invalid(
+            "server.max_tunnels",
+            "must be at least 1 (a route without WebSocket never opens one)".to_string(),
+        ));
+    }
+    let min_body_rate_bytes_per_sec = raw.min_body_rate_bytes_per_sec.unwrap_or(16);
     let max_connections = raw.max_connections.unwrap_or(20_000);
     if max_connections == 0 {
         return Err(invalid(
@@ -104,6 +116,10 @@ pub(super) fn server_settings(
         idle_timeout,
         max_header_bytes,
         body_timeout,
+        min_body_rate_bytes_per_sec,
+        send_timeout,
+        tunnel_idle_timeout,
+        max_tunnels,
         max_connections,
         shutdown_grace,
         pid_file: raw.pid_file.map(PathBuf::from),

@@ -120,6 +120,12 @@ pub struct CappedBody<B> {
     idle_timeout: std::time::Duration,
     /// Armed when the body first waits for the client.
     idle: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The slowest average the client may send at, counted over the time spent waiting for
+    /// it (not for the upstream), once that time passes `idle_timeout`. 0: no minimum.
+    min_rate_bytes_per_sec: u64,
+    /// Time spent waiting for the client so far, and since when it is being waited for.
+    client_wait: std::time::Duration,
+    waiting_since: Option<std::time::Instant>,
     /// None for a body that was empty from the start.
     ended: Option<tokio::sync::watch::Sender<bool>>,
 }
@@ -139,6 +145,9 @@ impl<B: Body> CappedBody<B> {
             limit_bytes,
             idle_timeout,
             idle: None,
+            min_rate_bytes_per_sec: 0,
+            client_wait: std::time::Duration::ZERO,
+            waiting_since: None,
             ended,
         };
         (body, BodyEnd(end))
@@ -154,6 +163,24 @@ impl<B: Body> CappedBody<B> {
     {
         self.on_drop = Some(Box::new(drain::discard::<B>));
         self
+    }
+
+    /// Refuses (408) a client that sends slower than `bytes_per_sec` on average, counted
+    /// over the time frontdoor waited for it, once that passes the body timeout: a trickle
+    /// (a byte every 25 s) cannot hold an upstream connection for hours.
+    #[must_use]
+    pub fn with_min_rate(mut self, bytes_per_sec: u64) -> Self {
+        self.min_rate_bytes_per_sec = bytes_per_sec;
+        self
+    }
+
+    /// Whether the client, waited for this long in all, is below the minimum rate.
+    fn too_slow(&self) -> bool {
+        if self.min_rate_bytes_per_sec == 0 || self.client_wait <= self.idle_timeout {
+            return false;
+        }
+        let expected = self.client_wait.as_secs_f64() * self.min_rate_bytes_per_sec as f64;
+        (self.seen_bytes as f64) < expected
     }
 
     fn mark_ended(&self) {
@@ -179,7 +206,16 @@ where
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        match Pin::new(inner).poll_frame(cx) {
+        let polled = Pin::new(inner).poll_frame(cx);
+        match (&polled, this.waiting_since) {
+            (Poll::Pending, None) => this.waiting_since = Some(std::time::Instant::now()),
+            (Poll::Ready(_), Some(since)) => {
+                this.client_wait += since.elapsed();
+                this.waiting_since = None;
+            }
+            _ => {}
+        }
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.seen_bytes = this.seen_bytes.saturating_add(data.len() as u64);
@@ -189,6 +225,12 @@ where
                             limit_bytes: this.limit_bytes,
                         }))));
                     }
+                }
+                if this.too_slow() {
+                    this.mark_ended();
+                    return Poll::Ready(Some(Err(Box::new(BodyStalled {
+                        timeout: this.idle_timeout,
+                    }))));
                 }
                 if let Some(idle) = &mut this.idle {
                     idle.as_mut()

@@ -323,7 +323,6 @@ mod tests {
         ForwardContext {
             peer: peer.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
             peer_header: peer_header(peer.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))),
-            connection_slot: None,
             trusted_proxies: trusted,
             host: "agent.example.com",
             path_and_query: "/",

@@ -2,9 +2,8 @@
 //! (`headers`), WebSocket upgrades, and what an upstream failure means to the client
 //! (413 / 408 / 502 / 504).
 
-use std::any::Any;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -21,8 +20,10 @@ use crate::responses::{Body, Refusal};
 
 mod headers;
 mod pool;
+mod tunnel;
 pub use headers::{client_address, peer_header, rewrite_request_headers, strip_hop_by_hop};
 pub use pool::{ConnectError, Pool, PooledBody};
+pub use tunnel::Tunnel;
 
 /// Why forwarding failed, before a response could start.
 #[derive(Debug, thiserror::Error)]
@@ -70,30 +71,12 @@ impl From<UpstreamError> for Refusal {
     }
 }
 
-/// What keeps a client connection counted (its `max_connections` slot, its gauge entry).
-/// A WebSocket tunnel outlives hyper's connection, so it takes this over: an open tunnel
-/// keeps holding its slot.
-#[derive(Clone)]
-pub struct ConnectionSlot(Arc<Mutex<Option<Box<dyn Any + Send + Sync>>>>);
-
-impl ConnectionSlot {
-    pub fn new(held: impl Any + Send + Sync) -> Self {
-        ConnectionSlot(Arc::new(Mutex::new(Some(Box::new(held)))))
-    }
-
-    fn take(&self) -> Option<Box<dyn Any + Send + Sync>> {
-        self.0.lock().ok().and_then(|mut held| held.take())
-    }
-}
-
 /// The client connection a request came on.
 #[derive(Clone)]
 pub struct ClientConnection {
     pub addr: SocketAddr,
     /// `addr`'s IP as `X-Forwarded-For` carries it, formatted once per connection.
     pub addr_header: HeaderValue,
-    /// Taken over by a WebSocket tunnel.
-    pub slot: ConnectionSlot,
 }
 
 /// What the handler decided, carried into forwarding.
@@ -101,8 +84,6 @@ pub struct ForwardContext<'a> {
     pub peer: IpAddr,
     /// `peer` (canonical) as a header value, formatted once per connection.
     pub peer_header: HeaderValue,
-    /// The connection's slot, for a WebSocket tunnel to take over.
-    pub connection_slot: Option<ConnectionSlot>,
     pub trusted_proxies: &'a [Cidr],
     /// The validated Host (lower-case, with port if the client sent one).
     pub host: &'a str,
@@ -147,10 +128,12 @@ impl Upstream {
     }
 
     /// Sends the request upstream and returns its response, streaming both bodies.
+    /// `tunnel` is the slot a WebSocket upgrade runs in (None for other requests).
     pub async fn forward(
         &self,
         mut req: Request<Body>,
         ctx: &ForwardContext<'_>,
+        tunnel: Option<Tunnel>,
     ) -> Result<Response<Body>, UpstreamError> {
         let client_upgrade =
             is_websocket_upgrade(req.method(), req.headers()).then(|| hyper::upgrade::on(&mut req));
@@ -228,11 +211,11 @@ impl Upstream {
                 .headers()
                 .get(header::UPGRADE)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-            if let (Some(client_upgrade), true) = (client_upgrade, upstream_says_websocket) {
+            if let (Some(client_upgrade), Some(tunnel), true) =
+                (client_upgrade, tunnel, upstream_says_websocket)
+            {
                 let upstream_upgrade = hyper::upgrade::on(&mut response);
-                let held = ctx.connection_slot.as_ref().and_then(ConnectionSlot::take);
                 self.tunnels.spawn(async move {
-                    let _held = held;
                     // The upstream connection's handle stays until its upgrade resolves.
                     let _sender = sender;
                     let (Ok(client_io), Ok(upstream_io)) =
@@ -240,9 +223,9 @@ impl Upstream {
                     else {
                         return;
                     };
-                    let mut client_io = TokioIo::new(client_io);
-                    let mut upstream_io = TokioIo::new(upstream_io);
-                    let _ = tokio::io::copy_bidirectional(&mut client_io, &mut upstream_io).await;
+                    tunnel
+                        .run(TokioIo::new(client_io), TokioIo::new(upstream_io))
+                        .await;
                 });
                 let (mut parts, body) = response.into_parts();
                 let upgrade = parts.headers.get(header::UPGRADE).cloned();

@@ -51,6 +51,8 @@ pub enum Refusal {
     UpstreamTimeout,
     /// 502: the upstream could not be reached or failed.
     UpstreamError,
+    /// 503: `server.max_tunnels` WebSocket tunnels are open.
+    TooManyTunnels,
 }
 
 /// A refusal's reason without its data: the access log's `reason` and the metric label
@@ -75,6 +77,7 @@ pub enum Reason {
     BodyStalled,
     UpstreamTimeout,
     UpstreamError,
+    TooManyTunnels,
 }
 
 impl Reason {
@@ -99,6 +102,7 @@ impl Reason {
             Reason::BodyStalled => "request body stalled",
             Reason::UpstreamTimeout => "upstream timeout",
             Reason::UpstreamError => "upstream error",
+            Reason::TooManyTunnels => "too many tunnels",
         }
     }
 }
@@ -136,6 +140,7 @@ impl Refusal {
             Refusal::BodyStalled => Reason::BodyStalled,
             Refusal::UpstreamTimeout => Reason::UpstreamTimeout,
             Refusal::UpstreamError => Reason::UpstreamError,
+            Refusal::TooManyTunnels => Reason::TooManyTunnels,
         }
     }
 
@@ -155,6 +160,7 @@ impl Refusal {
             Refusal::BodyStalled => StatusCode::REQUEST_TIMEOUT,
             Refusal::LoginBanned { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::UpstreamError => StatusCode::BAD_GATEWAY,
+            Refusal::TooManyTunnels => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Refusal::SignIn { .. } => StatusCode::FOUND,
             Refusal::NotAllowed { .. } => StatusCode::FORBIDDEN,
@@ -344,6 +350,7 @@ mod tests {
             Reason::BodyStalled,
             Reason::UpstreamTimeout,
             Reason::UpstreamError,
+            Reason::TooManyTunnels,
         ];
         let words: std::collections::HashSet<&str> = all.iter().map(|r| r.as_str()).collect();
         assert_eq!(words.len(), all.len());

@@ -22,6 +22,7 @@ pub(super) struct ConnSettings {
     pub(super) header_timeout: Duration,
     pub(super) idle_timeout: Duration,
     pub(super) max_header_bytes: usize,
+    pub(super) send_timeout: Duration,
 }
 
 impl ConnSettings {
@@ -32,6 +33,7 @@ impl ConnSettings {
             header_timeout: server.header_timeout,
             idle_timeout: server.idle_timeout,
             max_header_bytes: server.max_header_bytes,
+            send_timeout: server.send_timeout,
         }
     }
 }
@@ -56,7 +58,9 @@ impl Drop for OpenConnection {
 /// dropped when a timeout passes with no request in flight: `idle_timeout` when the client
 /// sent nothing since its last response, `header_timeout` once it started sending the next
 /// request's head (slowloris). hyper's own header timer is off: it would also end idle
-/// keep-alive connections after `header_timeout`.
+/// keep-alive connections after `header_timeout`. A connection whose client has accepted
+/// none of a response's bytes for `send_timeout` (it stopped reading) is dropped at once,
+/// in flight or not: its responses, and the upstream connections behind them, are released.
 pub(super) async fn drive<C, F>(
     conn: C,
     begin_graceful_shutdown: F,
@@ -68,8 +72,12 @@ pub(super) async fn drive<C, F>(
     F: Fn(Pin<&mut C>),
 {
     tokio::pin!(conn);
-    let check_every =
-        (timeouts.idle_timeout.min(timeouts.header_timeout) / 4).max(Duration::from_millis(250));
+    let check_every = (timeouts
+        .idle_timeout
+        .min(timeouts.header_timeout)
+        .min(timeouts.send_timeout)
+        / 4)
+    .max(Duration::from_millis(250));
     let mut ticker = tokio::time::interval(check_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
@@ -87,6 +95,10 @@ pub(super) async fn drive<C, F>(
                 begin_graceful_shutdown(conn.as_mut());
             }
             _ = ticker.tick() => {
+                if activity.client_stalled(timeouts.send_timeout) {
+                    tracing::debug!(timeout = "send", "client stopped reading: closing connection");
+                    return;
+                }
                 // Timeouts apply while shutting down too: a half-sent request head must
                 // not hold shutdown for the whole grace period.
                 match drop_at {
@@ -176,6 +188,10 @@ pub(super) struct Activity {
     last_active_ms: AtomicU64,
     /// When the first byte of a request not yet dispatched arrived (`NOT_WAITING` if none).
     head_started_ms: AtomicU64,
+    /// One stamp per response body streaming on this connection: when it last handed a
+    /// chunk to hyper that hyper has not come back for (`NOT_WAITING` if none). hyper asks
+    /// for the next chunk only once the client has taken enough of the last one.
+    responses: std::sync::Mutex<Vec<Arc<AtomicU64>>>,
 }
 
 const NOT_WAITING: u64 = u64::MAX;
@@ -190,6 +206,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(if http1 { 0 } else { NOT_WAITING }),
+            responses: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -220,6 +237,38 @@ impl Activity {
             since => (Duration::from_millis(now.saturating_sub(since)) >= timeouts.header_timeout)
                 .then_some("request head too slow"),
         }
+    }
+
+    /// Whether a response has waited for the client to take more of it for `send_timeout`.
+    fn client_stalled(&self, send_timeout: Duration) -> bool {
+        let now = self.now_ms();
+        let limit = u64::try_from(send_timeout.as_millis()).unwrap_or(u64::MAX);
+        let responses = self
+            .responses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        responses
+            .iter()
+            .any(|stamp| match stamp.load(Ordering::Relaxed) {
+                NOT_WAITING => false,
+                since => now.saturating_sub(since) >= limit,
+            })
+    }
+
+    fn register_response(&self) -> Arc<AtomicU64> {
+        let stamp = Arc::new(AtomicU64::new(NOT_WAITING));
+        self.responses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(stamp.clone());
+        stamp
+    }
+
+    fn unregister_response(&self, stamp: &Arc<AtomicU64>) {
+        self.responses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|s| !Arc::ptr_eq(s, stamp));
     }
 
     fn now_ms(&self) -> u64 {
@@ -254,16 +303,29 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that keeps its request counted as in flight while it streams.
+/// A response body that keeps its request counted as in flight while it streams, and
+/// stamps when it last handed hyper a chunk the client has yet to take.
 pub(super) struct TrackedBody {
     inner: Body,
-    _in_flight: InFlight,
+    /// None for a body that is empty from the start (nothing to wait for).
+    waiting: Option<Arc<AtomicU64>>,
+    in_flight: InFlight,
 }
 
 pub(super) fn track(inner: Body, in_flight: InFlight) -> TrackedBody {
+    let waiting = (!inner.is_end_stream()).then(|| in_flight.0.register_response());
     TrackedBody {
         inner,
-        _in_flight: in_flight,
+        waiting,
+        in_flight,
+    }
+}
+
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        if let Some(stamp) = &self.waiting {
+            self.in_flight.0.unregister_response(stamp);
+        }
     }
 }
 
@@ -275,7 +337,18 @@ impl HttpBody for TrackedBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Some(stamp) = &this.waiting {
+            // hyper came back for more: the client took what it had. A chunk handed over
+            // now waits for the client until hyper comes back again.
+            let now = match &polled {
+                Poll::Ready(Some(Ok(frame))) if frame.is_data() => this.in_flight.0.now_ms(),
+                _ => NOT_WAITING,
+            };
+            stamp.store(now, Ordering::Relaxed);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -25,6 +25,11 @@ use crate::state::AppState;
 /// reads made a 1 GiB upload take 1.6-2.0 s on the 2-core VM, 64 KiB reads 1.1-1.2 s, 256
 /// KiB no better (bench/RESULTS.md).
 const BODY_READ_BUFFER: usize = 64 * 1024;
+/// HTTP/2 streams one connection may have open at once (nginx's default is 128).
+const H2_MAX_STREAMS: u32 = 128;
+/// Response bytes buffered per HTTP/2 stream for a client that is not taking them (hyper's
+/// default is 400 KiB): with [`H2_MAX_STREAMS`], at most 8 MiB per connection.
+const H2_SEND_BUFFER: usize = 64 * 1024;
 
 /// Serves one accepted HTTPS connection to its end.
 pub(super) async fn serve(
@@ -36,8 +41,8 @@ pub(super) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let settings = ConnSettings::current(&state);
-    // Released when the connection ends, or by the WebSocket tunnel it turns into.
-    let slot = crate::proxy::ConnectionSlot::new((permit, OpenConnection::new(&state)));
+    // Held until the connection ends (a WebSocket tunnel it turns into has its own slot).
+    let _slot = (permit, OpenConnection::new(&state));
     let _ = stream.set_nodelay(true);
     let tls = match tokio::time::timeout(settings.header_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
@@ -62,7 +67,6 @@ pub(super) async fn serve(
     let client = crate::proxy::ClientConnection {
         addr: peer,
         addr_header: crate::proxy::peer_header(peer.ip()),
-        slot,
     };
     let service = {
         let activity = activity.clone();
@@ -85,7 +89,8 @@ pub(super) async fn serve(
         builder
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX))
-            .max_concurrent_streams(256)
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            .max_send_buf_size(H2_SEND_BUFFER)
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(20));
         // Boxed, here and below: the connection task then holds a pointer, not a

@@ -117,8 +117,8 @@ impl RunningServer {
         {
             tracing::warn!("[auth.oidc] and [session] changes take effect on restart");
         }
-        if old.max_connections != new.max_connections {
-            tracing::warn!("server.max_connections takes effect on restart");
+        if old.max_connections != new.max_connections || old.max_tunnels != new.max_tunnels {
+            tracing::warn!("server.max_connections and server.max_tunnels take effect on restart");
         }
         if let Some(certificate) = certificate {
             note_certificate_expiry(&self.state.metrics, &certificate);
@@ -261,10 +261,12 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             ))
         }
     };
+    let tunnel_slots = Arc::new(tokio::sync::Semaphore::new(config.server.max_tunnels));
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(runtime),
         lockout,
         tunnels: tunnels.clone(),
+        tunnel_slots,
         metrics: metrics.clone(),
         certificate: certificate.clone(),
         oidc,
