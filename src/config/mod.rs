@@ -279,12 +279,12 @@ pub struct SessionSettings {
 
 impl SessionSettings {
     /// Settings for `[auth.oidc]` without `[session]` (bearer tokens only): no session is
-    /// ever sealed, so a random key that dies with the process will do. None without an OS
-    /// random source.
-    pub fn ephemeral() -> Option<SessionSettings> {
+    /// ever sealed, so a random key that dies with the process will do. An error without an
+    /// OS random source.
+    pub fn ephemeral() -> Result<SessionSettings, getrandom::Error> {
         let mut key = vec![0u8; 48];
-        getrandom::fill(&mut key).ok()?;
-        Some(SessionSettings {
+        getrandom::fill(&mut key)?;
+        Ok(SessionSettings {
             cookie_key: key,
             previous_keys: Vec::new(),
             lifetime: Duration::from_secs(12 * 3600),

@@ -143,6 +143,13 @@ struct Entry<R> {
     folded_path: Option<String>,
 }
 
+/// Whether a deny route found by its folded path speaks for a request instead of the route
+/// that matched it as written: by the table's own priority (more segments, then exact
+/// before prefix), a deny route winning ties.
+fn outranks<R>(deny: &Entry<R>, winner: &Entry<R>) -> bool {
+    deny.depth > winner.depth || (deny.depth == winner.depth && (deny.exact || !winner.exact))
+}
+
 /// Whether a rule path covers `path`: equal for an exact rule, else on a segment boundary
 /// (`/api/jobs` covers `/api/jobs/...`, never `/api/jobsx` or `/api/jobs.json`).
 fn covers(rule: &str, exact: bool, path: &str) -> bool {
@@ -326,7 +333,7 @@ impl<R: RouteShape> RouteTable<R> {
         if self.has_deny {
             let folded = fold_path(normalized_path);
             if let Some(deny) = self.entries.iter().find(|e| e.matches_folded(&folded))
-                && winner.is_none_or(|w| deny.depth >= w.depth)
+                && winner.is_none_or(|w| outranks(deny, w))
             {
                 return Decision::Denied {
                     index: deny.index,
@@ -863,6 +870,49 @@ mod tests {
             ["/", "/api/config"]
         );
         assert_eq!(t.get(1).map(|r| r.deny), Some(true));
+    }
+
+    /// Deny routes match every spelling of their path (case, escapes, the Unicode letters
+    /// whose case mapping is ASCII), and keep the table's priority: a longer route, or an
+    /// exact route of the same length, still speaks for the path as written.
+    #[test]
+    fn deny_routes_ignore_case() {
+        use Method as M;
+        let deny = |path: &str| RouteRule {
+            deny: true,
+            ..rule(path, false, None)
+        };
+        let t = RouteTable::new(
+            vec![
+                rule("/", false, None),
+                deny("/api/config"),
+                deny("/secrets"),
+                rule("/secrets/public", false, None),
+                rule("/x", true, None),
+                deny("/x"),
+            ],
+            UiSwitches::default(),
+        );
+        for path in [
+            "/API/CONFIG",
+            "/Api/Config/x",
+            "/api/%43onfig",
+            "/%C5%BFecrets",
+        ] {
+            assert!(
+                matches!(t.decide_at(&M::GET, path), Decision::Denied { .. }),
+                "{path}"
+            );
+        }
+        assert_eq!(t.decide_at(&M::GET, "/secrets/public/a"), allowed(3));
+        assert_eq!(
+            t.decide_at(&M::GET, "/SECRETS/PUBLIC"),
+            Decision::Denied { route: 2 }
+        );
+        assert_eq!(t.decide_at(&M::GET, "/x"), allowed(4));
+        assert_eq!(t.decide_at(&M::GET, "/X"), Decision::Denied { route: 5 });
+        assert_eq!(t.decide_at(&M::GET, "/x/y"), Decision::Denied { route: 5 });
+        assert_eq!(t.decide_at(&M::GET, "/api/configx"), allowed(0));
     }
 
     /// Pins rule-path canonicalization: a trailing slash or an encoded letter in a rule still matches, and a rule path that cannot be a path matches nothing.

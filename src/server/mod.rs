@@ -254,7 +254,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             let session = match &config.session {
                 Some(session) => session.clone(),
                 None => crate::config::SessionSettings::ephemeral()
-                    .ok_or(crate::auth::oidc::OidcError::NoRandomSource)?,
+                    .map_err(crate::auth::oidc::OidcError::NoRandomSource)?,
             };
             Some(Arc::new(
                 crate::auth::oidc::Oidc::discover(settings.clone(), session).await?,

@@ -15,7 +15,7 @@ pub enum HttpError {
         #[source]
         source: hyper_util::client::legacy::Error,
     },
-    #[error("{uri}: reading the answer: {source}")]
+    #[error("{uri}: {source}")]
     Body {
         uri: String,
         #[source]
@@ -74,8 +74,8 @@ pub enum OidcError {
     },
     #[error("session.cookie_key must be at least 32 bytes")]
     CookieKeyTooShort,
-    #[error("no random source")]
-    NoRandomSource,
+    #[error("no random source: {0}")]
+    NoRandomSource(#[source] getrandom::Error),
 }
 
 /// Why a sign-in's callback was refused (a 400 page that says so).

@@ -101,8 +101,9 @@ pub fn import_nginx(text: &str, source_name: &str) -> Result<String, ImportError
     })
 }
 
-/// Loads the translation as `serve` would (references to the environment and files are
-/// checked for shape only: they belong to the machine the config will run on).
+/// Loads the translation as `serve` would. `${VAR}` references get placeholders (the
+/// variables belong to the machine the config will run on); a `file:` reference is read
+/// here, so one that does not exist on this machine is reported too.
 fn validate(toml: &str) -> Result<(), String> {
     // `${VAR}` references must resolve for the loader; give each one a placeholder.
     let mut env = Vec::new();
