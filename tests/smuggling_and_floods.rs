@@ -1,0 +1,183 @@
+//! Request smuggling and HTTP/2 frame abuse, kept as tests. Smuggling: each probe hides a
+//! request for the hidden `/admin` inside another request's framing; frontdoor re-frames
+//! every body for the upstream, so the upstream (which records every request it parses)
+//! must never see `/admin`: that would be a desync. Floods: a client resetting thousands of
+//! streams (rapid reset) while a good client keeps being served.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, Options};
+use http::Request;
+
+const PUBLIC: &str = r#"
+[[route]]
+path = "/"
+auth = "none"
+"#;
+
+/// The request every probe tries to smuggle past the policy.
+const SMUGGLED: &str = "GET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+fn probes(host: &str) -> Vec<(&'static str, String)> {
+    let te_body = format!("0\r\n\r\n{SMUGGLED}");
+    let cl_body_len = SMUGGLED.len() + 5;
+    vec![
+        (
+            "CL.TE",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n{te_body}",
+                te_body.len()
+            ),
+        ),
+        (
+            "TE.CL",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\
+                 Content-Length: 3\r\n\r\n{:x}\r\n{SMUGGLED}\r\n0\r\n\r\n",
+                SMUGGLED.len()
+            ),
+        ),
+        (
+            "obfuscated TE (xchunked)",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: xchunked\r\n\
+                 Content-Length: {cl_body_len}\r\n\r\n0\r\n\r\n{SMUGGLED}"
+            ),
+        ),
+        (
+            "obfuscated TE (space before colon)",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding : chunked\r\n\
+                 Content-Length: {cl_body_len}\r\n\r\n0\r\n\r\n{SMUGGLED}"
+            ),
+        ),
+        (
+            "two TE headers",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\
+                 Transfer-Encoding: identity\r\n\r\n{te_body}"
+            ),
+        ),
+        (
+            "duplicate Content-Length",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\
+                 Content-Length: {}\r\n\r\n{SMUGGLED}",
+                SMUGGLED.len()
+            ),
+        ),
+        (
+            "chunk extension hiding a length",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 2;x=\"\r\n0\r\n\r\n{SMUGGLED}\"\r\nab\r\n0\r\n\r\n"
+            ),
+        ),
+        (
+            "bare LF chunk lines",
+            format!(
+                "POST /api/echo HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 0\n\n{SMUGGLED}"
+            ),
+        ),
+        (
+            "pipelined after a refusal",
+            format!(
+                "GET /a%2fb HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{SMUGGLED}",
+                SMUGGLED.len()
+            ),
+        ),
+    ]
+}
+
+/// No probe makes the upstream parse a request for `/admin`, over fresh connections and
+/// over one kept-alive upstream connection (the pool reuses it between probes).
+#[tokio::test]
+async fn no_probe_desyncs_the_upstream() {
+    let h = Harness::with(Options {
+        routes: PUBLIC,
+        ..Options::default()
+    })
+    .await;
+    for (name, probe) in probes(&h.authority()) {
+        let _ = h.raw(probe.as_bytes()).await;
+        // A plain request after each probe: it would complete a smuggled prefix left in the
+        // upstream connection.
+        let _ = h
+            .raw(
+                format!(
+                    "GET /health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    h.authority()
+                )
+                .as_bytes(),
+            )
+            .await;
+        let targets = h.agent_targets();
+        assert!(
+            !targets
+                .iter()
+                .any(|t| t.to_ascii_lowercase().contains("admin")),
+            "{name}: the upstream parsed a smuggled request: {targets:?}"
+        );
+    }
+    assert!(
+        h.agent_targets().iter().any(|t| t == "/health"),
+        "the follow-up requests reached the upstream"
+    );
+}
+
+/// Rapid reset (CVE-2023-44487): a client opening and resetting 5,000 streams does not
+/// starve a good client, whose requests all succeed promptly while the flood runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rapid_reset_does_not_starve_a_good_client() {
+    let h = Harness::with(Options {
+        routes: PUBLIC,
+        ..Options::default()
+    })
+    .await;
+    let tls = h.tls(&[b"h2"]).await;
+    let (client, connection) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let authority = h.authority();
+    let flood = tokio::spawn(async move {
+        let mut client = client;
+        let mut sent = 0u32;
+        for _ in 0..5_000 {
+            let Ok(ready) = client.clone().ready().await else {
+                break;
+            };
+            client = ready;
+            let req = Request::get(format!("https://{authority}/api/slow?ms=2000"))
+                .body(())
+                .unwrap();
+            let Ok((_response, mut stream)) = client.send_request(req, false) else {
+                break;
+            };
+            stream.send_reset(h2::Reason::CANCEL);
+            sent += 1;
+        }
+        sent
+    });
+    let mut slowest = Duration::ZERO;
+    for _ in 0..30 {
+        let started = Instant::now();
+        let response = tokio::time::timeout(Duration::from_secs(5), h.get("/health", None))
+            .await
+            .expect("a good client's request took over 5 s during the flood");
+        assert_eq!(response.status, 200);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = flood.await.unwrap();
+    assert!(sent > 0, "the flood sent nothing");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "slowest good request: {slowest:?}"
+    );
+}
