@@ -181,3 +181,94 @@ async fn rapid_reset_does_not_starve_a_good_client() {
         "slowest good request: {slowest:?}"
     );
 }
+
+/// An HTTP/2 frame: 9-byte header, then the payload.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    out.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Frame floods on raw HTTP/2 connections (pings, settings, window updates, a header block
+/// continued forever, streams opened and reset by the client's own RST_STREAM): each is
+/// either absorbed or ends its connection, and a good client keeps being served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_floods_do_not_starve_a_good_client() {
+    use tokio::io::AsyncWriteExt;
+    let h = Harness::with(Options {
+        routes: PUBLIC,
+        ..Options::default()
+    })
+    .await;
+    let authority = h.authority();
+    // A minimal HPACK block: :method GET, :scheme https, :path /, :authority (literal).
+    let mut block = vec![0x82, 0x87, 0x84, 0x41, authority.len() as u8];
+    block.extend_from_slice(authority.as_bytes());
+    let floods: Vec<(&str, Vec<u8>, usize)> = vec![
+        ("ping", frame(6, 0, 0, &[1, 2, 3, 4, 5, 6, 7, 8]), 50_000),
+        ("settings", frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]), 50_000),
+        ("window update", frame(8, 0, 0, &[0, 0, 0, 1]), 50_000),
+        (
+            "continuation",
+            frame(9, 0, 1, &[0x40, 1, b'a', 1, b'b']),
+            200_000,
+        ),
+        (
+            "reset streams",
+            Vec::new(), // built per stream below
+            20_000,
+        ),
+    ];
+    for (name, unit, count) in floods {
+        let mut tls = h.tls(&[b"h2"]).await;
+        let mut start = PREFACE.to_vec();
+        start.extend(frame(4, 0, 0, &[]));
+        if name == "continuation" {
+            // HEADERS without END_HEADERS on stream 1, then CONTINUATION frames forever.
+            start.extend(frame(1, 0, 1, &block));
+        }
+        tls.write_all(&start).await.unwrap();
+        let block = block.clone();
+        let flood = tokio::spawn(async move {
+            let mut written = 0usize;
+            let mut batch = Vec::new();
+            for i in 0..count {
+                if name == "reset streams" {
+                    let stream = 1 + 2 * i as u32;
+                    batch.extend(frame(1, 0x4 | 0x1, stream, &block));
+                    batch.extend(frame(3, 0, stream, &[0, 0, 0, 8]));
+                } else {
+                    batch.extend_from_slice(&unit);
+                }
+                if batch.len() > 16 * 1024 {
+                    if tls.write_all(&batch).await.is_err() {
+                        return written;
+                    }
+                    written += batch.len();
+                    batch.clear();
+                }
+            }
+            let _ = tls.write_all(&batch).await;
+            written
+        });
+        let mut slowest = Duration::ZERO;
+        for _ in 0..10 {
+            let started = Instant::now();
+            let response = tokio::time::timeout(Duration::from_secs(5), h.get("/health", None))
+                .await
+                .unwrap_or_else(|_| panic!("{name} flood: a good request took over 5 s"));
+            assert_eq!(response.status, 200, "{name} flood");
+            slowest = slowest.max(started.elapsed());
+        }
+        let written = tokio::time::timeout(Duration::from_secs(30), flood)
+            .await
+            .unwrap_or_else(|_| panic!("{name} flood: the server neither read nor closed"))
+            .unwrap();
+        assert!(written > 0, "{name} flood wrote nothing");
+        assert!(slowest < Duration::from_secs(5), "{name}: {slowest:?}");
+    }
+}
