@@ -27,6 +27,11 @@ use tokio::net::TcpStream;
 
 use crate::responses::Body;
 
+/// How much of an upstream response hyper may read ahead of the client (its default is
+/// about 400 KiB per connection): a client that stops reading holds this much per upstream
+/// connection until `send_timeout_secs` cuts it off.
+const UPSTREAM_READ_BUFFER: usize = 32 * 1024;
+
 /// How long a connection that is still finishing its last exchange may take to become
 /// ready before it is given up (it is closed instead of pooled).
 const READY_WAIT: Duration = Duration::from_secs(10);
@@ -210,6 +215,7 @@ impl Pool {
         };
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::Builder::new()
+            .max_buf_size(UPSTREAM_READ_BUFFER)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|source| ConnectError::Handshake {

@@ -28,8 +28,8 @@ const BODY_READ_BUFFER: usize = 64 * 1024;
 /// HTTP/2 streams one connection may have open at once (nginx's default is 128).
 const H2_MAX_STREAMS: u32 = 128;
 /// Response bytes buffered per HTTP/2 stream for a client that is not taking them (hyper's
-/// default is 400 KiB): with [`H2_MAX_STREAMS`], at most 8 MiB per connection.
-const H2_SEND_BUFFER: usize = 64 * 1024;
+/// default is 400 KiB): with [`H2_MAX_STREAMS`], at most 4 MiB per connection.
+const H2_SEND_BUFFER: usize = 32 * 1024;
 
 /// Serves one accepted HTTPS connection to its end.
 pub(super) async fn serve(
