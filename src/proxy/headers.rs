@@ -21,6 +21,8 @@ use crate::config::Cidr;
 
 /// Headers that describe one connection, not the message: never forwarded either way
 /// (RFC 9110 7.6.1), plus any named in the `Connection` header.
+// The documented list; `rule_for` is its fast form, held to it by a unit test.
+#[cfg_attr(not(test), allow(dead_code))]
 static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
@@ -34,6 +36,8 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Headers only frontdoor may set: any client-sent copy is removed before forwarding, so an
 /// upstream that trusts them cannot be told a false identity or origin.
+// The documented list; `rule_for` is its fast form, held to it by a unit test.
+#[cfg_attr(not(test), allow(dead_code))]
 static FRONTDOOR_OWNED: [HeaderName; 9] = [
     HeaderName::from_static("x-forwarded-for"),
     HeaderName::from_static("x-forwarded-proto"),
@@ -48,6 +52,8 @@ static FRONTDOOR_OWNED: [HeaderName; 9] = [
 
 /// Headers some upstream frameworks treat as instructions (path or method overrides, the
 /// caller's identity from another proxy): never forwarded from a client.
+// The documented list; `rule_for` is its fast form, held to it by a unit test.
+#[cfg_attr(not(test), allow(dead_code))]
 static CLIENT_FORBIDDEN: [HeaderName; 12] = [
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
@@ -68,6 +74,8 @@ static CLIENT_FORBIDDEN: [HeaderName; 12] = [
 /// for the application behind them, and scheme or client-address claims that frameworks
 /// read (Rack reads `X-Forwarded-Scheme` before `X-Forwarded-Proto`): believed only from a
 /// trusted proxy, removed from everyone else.
+// The documented list; `rule_for` is its fast form, held to it by a unit test.
+#[cfg_attr(not(test), allow(dead_code))]
 static FROM_PROXIES_ONLY: [HeaderName; 19] = [
     HeaderName::from_static("remote-email"),
     HeaderName::from_static("remote-groups"),
@@ -89,6 +97,67 @@ static FROM_PROXIES_ONLY: [HeaderName; 19] = [
     HeaderName::from_static("true-client-ip"),
     HeaderName::from_static("cf-connecting-ip"),
 ];
+
+/// Which list a header name is on: the lists above, as one `match` (a length switch and a
+/// compare, where `contains` on the lists was 48 comparisons per header). A unit test holds
+/// it to the lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    HopByHop,
+    FrontdoorOwned,
+    ClientForbidden,
+    FromProxiesOnly,
+    Keep,
+}
+
+fn rule_for(name: &HeaderName) -> Rule {
+    match name.as_str() {
+        "connection"
+        | "keep-alive"
+        | "proxy-connection"
+        | "proxy-authenticate"
+        | "proxy-authorization"
+        | "te"
+        | "trailer"
+        | "transfer-encoding"
+        | "upgrade" => Rule::HopByHop,
+        "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "x-forwarded-port"
+        | "x-forwarded-user" | "x-forwarded-email" | "x-forwarded-groups" | "x-real-ip"
+        | "forwarded" => Rule::FrontdoorOwned,
+        "x-original-url"
+        | "x-rewrite-url"
+        | "x-forwarded-uri"
+        | "x-forwarded-prefix"
+        | "x-forwarded-server"
+        | "x-http-method-override"
+        | "x-http-method"
+        | "x-method-override"
+        | "remote-user"
+        | "x-remote-user"
+        | "x-auth-request-user"
+        | "expect" => Rule::ClientForbidden,
+        "remote-email"
+        | "remote-groups"
+        | "remote-name"
+        | "x-auth-request-email"
+        | "x-auth-request-groups"
+        | "x-auth-request-preferred-username"
+        | "x-forwarded-preferred-username"
+        | "x-forwarded-access-token"
+        | "x-webauth-user"
+        | "x-user"
+        | "x-auth-user"
+        | "x-forwarded-scheme"
+        | "x-scheme"
+        | "x-forwarded-ssl"
+        | "x-original-uri"
+        | "x-forwarded-path"
+        | "x-client-ip"
+        | "true-client-ip"
+        | "cf-connecting-ip" => Rule::FromProxiesOnly,
+        _ => Rule::Keep,
+    }
+}
 
 /// Whether an `Authorization` value is Basic credentials (a password).
 fn is_basic(value: &HeaderValue) -> bool {
@@ -138,14 +207,14 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[Cidr
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    strip(headers, |_| false);
+    strip(headers, |_, _| false);
 }
 
 /// Removes hop-by-hop headers, those the `Connection` header names, and those `also`
 /// matches: one lookup per `Connection` token, then one pass over the names present (a
 /// request carries a handful of headers; the lists hold thirty names, each a hash lookup
 /// if removed one by one). Linear in the size of the headers.
-fn strip(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
+fn strip(headers: &mut HeaderMap, also: impl Fn(Rule, &HeaderName) -> bool) {
     if headers.contains_key(header::CONNECTION) {
         let values: Vec<HeaderValue> = headers
             .get_all(header::CONNECTION)
@@ -161,7 +230,10 @@ fn strip(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
     }
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| HOP_BY_HOP.contains(name) || *name == header::UPGRADE || also(name))
+        .filter(|name| {
+            let rule = rule_for(name);
+            rule == Rule::HopByHop || also(rule, name)
+        })
         .cloned()
         .collect();
     for name in doomed {
@@ -187,11 +259,10 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     };
     // Names with '_' are read as '-' by CGI/WSGI stacks (X_Forwarded_User becomes
     // HTTP_X_FORWARDED_USER): drop them all, as nginx does by default.
-    strip(headers, |name| {
-        FRONTDOOR_OWNED.contains(name)
-            || CLIENT_FORBIDDEN.contains(name)
-            || (!from_trusted_proxy && FROM_PROXIES_ONLY.contains(name))
-            || name.as_str().contains('_')
+    strip(headers, |rule, name| match rule {
+        Rule::HopByHop | Rule::FrontdoorOwned | Rule::ClientForbidden => true,
+        Rule::FromProxiesOnly => !from_trusted_proxy,
+        Rule::Keep => name.as_str().contains('_'),
     });
     // One Content-Length in its plain form (HTTP/2 may repeat it, HTTP/1.1 may pad it with
     // zeros; hyper checked that every copy agrees).
@@ -487,6 +558,31 @@ mod tests {
             HeaderValue::from_static("203.0.113.9, junk"),
         );
         assert_eq!(client_address(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
+    }
+
+    /// The fast classifier says exactly what the documented lists say.
+    #[test]
+    fn rule_for_matches_the_lists() {
+        for name in HOP_BY_HOP.iter().chain([&header::UPGRADE]) {
+            assert_eq!(rule_for(name), Rule::HopByHop, "{name}");
+        }
+        for name in &FRONTDOOR_OWNED {
+            assert_eq!(rule_for(name), Rule::FrontdoorOwned, "{name}");
+        }
+        for name in &CLIENT_FORBIDDEN {
+            assert_eq!(rule_for(name), Rule::ClientForbidden, "{name}");
+        }
+        for name in &FROM_PROXIES_ONLY {
+            assert_eq!(rule_for(name), Rule::FromProxiesOnly, "{name}");
+        }
+        for name in [
+            header::HOST,
+            header::COOKIE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+        ] {
+            assert_eq!(rule_for(&name), Rule::Keep, "{name}");
+        }
     }
 
     /// X-Forwarded-For is appended to only when the peer is a trusted proxy.

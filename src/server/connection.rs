@@ -82,6 +82,8 @@ pub(super) async fn drive<C, F>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
     let mut drop_at: Option<Instant> = None;
+    // The last progress count seen, and since when it has not changed.
+    let mut progress = (0u64, Instant::now());
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -95,7 +97,10 @@ pub(super) async fn drive<C, F>(
                 begin_graceful_shutdown(conn.as_mut());
             }
             _ = ticker.tick() => {
-                if activity.client_stalled(timeouts.send_timeout) {
+                let (unsent, count) = activity.sending();
+                if count != progress.0 {
+                    progress = (count, Instant::now());
+                } else if unsent > 0 && progress.1.elapsed() >= timeouts.send_timeout {
                     tracing::debug!(timeout = "send", "client stopped reading: closing connection");
                     return;
                 }
@@ -188,10 +193,12 @@ pub(super) struct Activity {
     last_active_ms: AtomicU64,
     /// When the first byte of a request not yet dispatched arrived (`NOT_WAITING` if none).
     head_started_ms: AtomicU64,
-    /// One stamp per response body streaming on this connection: when it last handed a
-    /// chunk to hyper that hyper has not come back for (`NOT_WAITING` if none). hyper asks
-    /// for the next chunk only once the client has taken enough of the last one.
-    responses: std::sync::Mutex<Vec<Arc<AtomicU64>>>,
+    /// Response chunks handed to hyper that hyper has not come back for yet: hyper asks a
+    /// body for its next chunk only once the client has taken enough of the last one.
+    unsent_chunks: AtomicUsize,
+    /// Counts every time hyper comes back to a response body: the drive loop sees the client
+    /// make progress when it changes (no clock read per chunk).
+    progress: AtomicU64,
 }
 
 const NOT_WAITING: u64 = u64::MAX;
@@ -206,7 +213,8 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(if http1 { 0 } else { NOT_WAITING }),
-            responses: std::sync::Mutex::new(Vec::new()),
+            unsent_chunks: AtomicUsize::new(0),
+            progress: AtomicU64::new(0),
         }
     }
 
@@ -239,36 +247,12 @@ impl Activity {
         }
     }
 
-    /// Whether a response has waited for the client to take more of it for `send_timeout`.
-    fn client_stalled(&self, send_timeout: Duration) -> bool {
-        let now = self.now_ms();
-        let limit = u64::try_from(send_timeout.as_millis()).unwrap_or(u64::MAX);
-        let responses = self
-            .responses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        responses
-            .iter()
-            .any(|stamp| match stamp.load(Ordering::Relaxed) {
-                NOT_WAITING => false,
-                since => now.saturating_sub(since) >= limit,
-            })
-    }
-
-    fn register_response(&self) -> Arc<AtomicU64> {
-        let stamp = Arc::new(AtomicU64::new(NOT_WAITING));
-        self.responses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(stamp.clone());
-        stamp
-    }
-
-    fn unregister_response(&self, stamp: &Arc<AtomicU64>) {
-        self.responses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|s| !Arc::ptr_eq(s, stamp));
+    /// How many response chunks wait for the client, and the progress count (see fields).
+    fn sending(&self) -> (usize, u64) {
+        (
+            self.unsent_chunks.load(Ordering::Relaxed),
+            self.progress.load(Ordering::Relaxed),
+        )
     }
 
     fn now_ms(&self) -> u64 {
@@ -304,27 +288,29 @@ impl Drop for InFlight {
 }
 
 /// A response body that keeps its request counted as in flight while it streams, and
-/// stamps when it last handed hyper a chunk the client has yet to take.
+/// counts the chunks it handed hyper that the client has yet to take.
 pub(super) struct TrackedBody {
     inner: Body,
-    /// None for a body that is empty from the start (nothing to wait for).
-    waiting: Option<Arc<AtomicU64>>,
+    /// Whether the last chunk handed over is still counted in `unsent_chunks`.
+    handed_over: bool,
     in_flight: InFlight,
 }
 
 pub(super) fn track(inner: Body, in_flight: InFlight) -> TrackedBody {
-    let waiting = (!inner.is_end_stream()).then(|| in_flight.0.register_response());
     TrackedBody {
         inner,
-        waiting,
+        handed_over: false,
         in_flight,
     }
 }
 
 impl Drop for TrackedBody {
     fn drop(&mut self) {
-        if let Some(stamp) = &self.waiting {
-            self.in_flight.0.unregister_response(stamp);
+        if self.handed_over {
+            self.in_flight
+                .0
+                .unsent_chunks
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -338,15 +324,19 @@ impl HttpBody for TrackedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        let activity = &this.in_flight.0;
+        // hyper came back for more: the client took what it had.
+        activity.progress.fetch_add(1, Ordering::Relaxed);
+        if std::mem::take(&mut this.handed_over) {
+            activity.unsent_chunks.fetch_sub(1, Ordering::Relaxed);
+        }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Some(stamp) = &this.waiting {
-            // hyper came back for more: the client took what it had. A chunk handed over
-            // now waits for the client until hyper comes back again.
-            let now = match &polled {
-                Poll::Ready(Some(Ok(frame))) if frame.is_data() => this.in_flight.0.now_ms(),
-                _ => NOT_WAITING,
-            };
-            stamp.store(now, Ordering::Relaxed);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && frame.is_data()
+        {
+            // This chunk waits for the client until hyper comes back again.
+            this.handed_over = true;
+            activity.unsent_chunks.fetch_add(1, Ordering::Relaxed);
         }
         polled
     }
