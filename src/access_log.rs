@@ -103,11 +103,25 @@ pub fn redact_query(query: &str) -> String {
 pub fn log_access(record: &AccessRecord, response: &Response<Body>, started: Instant) {
     let status = response.status().as_u16();
     let bytes = limits::declared_length(response.headers());
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Microsecond precision: `0.504`, not `0.5044690000000001`.
+    let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     let route = record.route.as_deref().unwrap_or("-");
     let user = record.user.as_deref().unwrap_or("-");
     let query = record.query.as_deref().unwrap_or("");
     match record.denied {
+        Some(reason) if reason.is_upstream_failure() => tracing::warn!(
+            target: "frontdoor::access",
+            client = %record.peer.ip(),
+            method = %record.method,
+            path = %record.path,
+            query,
+            status,
+            route,
+            user,
+            reason = reason.as_str(),
+            duration_ms,
+            "UPSTREAM FAILED"
+        ),
         Some(reason) => tracing::info!(
             target: "frontdoor::access",
             client = %record.peer.ip(),

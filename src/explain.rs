@@ -124,7 +124,7 @@ pub fn explain(
             Explanation {
                 status: None,
                 text: format!(
-                    "{out}route:      #{index} {}{}\nauth:       {auth}\nbody cap:   {cap} bytes\ndecision:   forwarded to {}{} once authenticated",
+                    "{out}route:      #{index} {}{}\nauth:       {auth}\nbody cap:   {cap} bytes\ndecision:   forwarded to {}{}{}",
                     route.path,
                     if route.exact { " (exact)" } else { "" },
                     config
@@ -132,6 +132,11 @@ pub fn explain(
                         .get(route.upstream)
                         .map_or("?", |u| u.url.trim_end_matches('/')),
                     parsed.path,
+                    if route.is_public() {
+                        ""
+                    } else {
+                        " once authenticated"
+                    },
                 ),
             }
         }

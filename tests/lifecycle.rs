@@ -151,6 +151,12 @@ fn explain_prints_the_decision() {
         allowed.contains("normalized: /api/jobs") && allowed.contains("auth:       basic"),
         "{allowed}"
     );
+    // A public route is forwarded without a login, and says so.
+    let public = run("GET", "/health");
+    assert!(
+        public.contains("none (public)") && !public.contains("once authenticated"),
+        "{public}"
+    );
     let method = run("POST", "/api/jobs");
     assert!(
         method.contains("405") && method.contains("GET, HEAD"),

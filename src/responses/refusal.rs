@@ -107,6 +107,15 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// Whether the upstream failed (an outage), as opposed to a refusal by the policy, a
+    /// login or a limit: the access log says `UPSTREAM FAILED` for these and keeps
+    /// `ACCESS DENIED` for refusals, so grepping for refusals does not flood in an outage.
+    pub fn is_upstream_failure(self) -> bool {
+        matches!(self, Reason::UpstreamError | Reason::UpstreamTimeout)
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
