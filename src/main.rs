@@ -56,11 +56,13 @@ enum Command {
     },
     /// Ask the running frontdoor to reload its config (SIGHUP via `server.pid_file`).
     Reload {
+        /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
     /// Validate a config without serving: errors exit 1.
     Check {
+        /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Treat warnings as errors.
@@ -69,6 +71,7 @@ enum Command {
     },
     /// Print what the policy decides for a request, and why.
     Explain {
+        /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// The request method, e.g. GET.
@@ -112,8 +115,10 @@ enum CertCommand {
         /// Names (DNS or IP) the certificate covers.
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
+        /// Where the certificate (PEM) is written.
         #[arg(long, default_value = "certs/self-signed.crt")]
         cert: PathBuf,
+        /// Where the private key (PEM, mode 0600) is written.
         #[arg(long, default_value = "certs/self-signed.key")]
         key: PathBuf,
     },
