@@ -359,3 +359,32 @@ async fn sighup_reloads_users() {
     let (status, _) = process.finish().await;
     assert!(status.success());
 }
+
+/// A second `frontdoor demo` on an address already taken fails before writing anything:
+/// the running demo's users and config are left as they were, and the error (naming the
+/// OS error once) says how to pick another address.
+#[test]
+fn demo_on_a_taken_address_leaves_the_state_alone() {
+    let dir = TempDir::new("demo-busy");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    std::fs::write(dir.join("htpasswd"), "demo:$2y$05$kept\n").unwrap();
+    std::fs::write(dir.join("frontdoor.toml"), "# the running demo's config\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--listen", &addr.to_string(), "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("demo --listen"), "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("htpasswd")).unwrap(),
+        "demo:$2y$05$kept\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("frontdoor.toml")).unwrap(),
+        "# the running demo's config\n"
+    );
+}

@@ -28,6 +28,17 @@ pub enum DemoError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// Checked before anything is written: a second demo on a taken address must not
+    /// rewrite the running demo's users and config.
+    #[error(
+        "cannot listen on {addr}: {error} (another frontdoor demo?). Pick another address \
+         with `frontdoor demo --listen 127.0.0.1:PORT --state-dir DIR`; the running demo's \
+         config and users are in its state directory and were left alone"
+    )]
+    AddressTaken {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
 }
 
 /// A running demo: the agent, frontdoor in front of it, and the generated credentials.
@@ -126,6 +137,13 @@ auth = ["basic"]
 /// Starts the agent and frontdoor. `state_dir` keeps the certificate (reused across starts)
 /// and the htpasswd file of the generated user.
 pub async fn start(listen: SocketAddr, state_dir: &Path) -> Result<Demo, DemoError> {
+    // Bind first, write after: a demo that cannot listen leaves the state directory alone.
+    if let Err(error) = std::net::TcpListener::bind(listen) {
+        return Err(DemoError::AddressTaken {
+            addr: listen,
+            error,
+        });
+    }
     let agent = DemoAgent::start(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(DemoError::Agent)?;

@@ -17,7 +17,7 @@ use super::ServeError;
 pub(super) async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| ServeError::Bind { addr, source })
+        .map_err(|error| ServeError::Bind { addr, error })
 }
 
 /// The address a listener got (the port the OS chose for `:0`).

@@ -32,10 +32,12 @@ use crate::state::{AppState, Runtime, RuntimeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {addr}: {source}")]
+    /// The OS error is part of the message, not a `source`: printed with its chain, it
+    /// would appear twice.
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
