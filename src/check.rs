@@ -372,6 +372,17 @@ fn check_exposure(config: &Config, out: &mut Vec<Finding>) {
                 "require a login unless it must be public",
             ));
         }
+        if route.is_public() && !route.deny && !route.exact && route.path != "/" {
+            out.push(finding(
+                Severity::Warning,
+                format!("route[{i}] ({})", route.path),
+                format!(
+                    "public and not exact: everything below it is public too (`{}/...`)",
+                    route.path
+                ),
+                "add exact = true unless the whole subtree must be public",
+            ));
+        }
         if route.max_body_bytes.is_some_and(|b| b > LARGE_BODY_BYTES) {
             out.push(finding(
                 Severity::Warning,

@@ -47,7 +47,7 @@ fn in_days(days: i64) -> (i32, u8, u8) {
 fn config(dir: &TempDir, server: &str, rest: &str) -> std::path::PathBuf {
     let text = format!(
         "[server]\n{server}\n[tls]\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n[upstream]\nurl = \"http://127.0.0.1:8000\"\n\
-         [auth.basic]\nhtpasswd = \"{d}/htpasswd\"\n[[route]]\npath = \"/health\"\nauth = \"none\"\n[[route]]\npath = \"/api\"\n{rest}\n",
+         [auth.basic]\nhtpasswd = \"{d}/htpasswd\"\n[[route]]\npath = \"/health\"\nexact = true\nauth = \"none\"\n[[route]]\npath = \"/api\"\n{rest}\n",
         d = dir.path().display()
     );
     let path = dir.join("frontdoor.toml");
@@ -207,6 +207,16 @@ fn findings_table() {
             "public bind allowed, no hosts",
             |d| config(d, "listen = \"0.0.0.0:443\"\nallow_public_bind = true", ""),
             &["warning: server.listen", "warning: server.hosts"],
+            "warning",
+        ),
+        (
+            "public prefix route",
+            |d| config(d, "", "[[route]]\npath = \"/status\"\nauth = \"none\"\n"),
+            &[
+                "warning: route[2] (/status)",
+                "everything below it is public too (`/status/...`)",
+                "add exact = true",
+            ],
             "warning",
         ),
         (
