@@ -69,6 +69,7 @@ fn finding(
 pub fn check(config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     check_tls(config, &mut out);
+    check_secret_files(config, &mut out);
     check_users(config, &mut out);
     check_exposure(config, &mut out);
     out.sort_by_key(|f| f.severity);
@@ -91,6 +92,13 @@ fn check_private_mode(path: &Path, subject: &str, out: &mut Vec<Finding>) {
             ),
             format!("chmod 600 {}", path.display()),
         ));
+    }
+}
+
+/// Secrets read through `file:` must be as private as a TLS key.
+fn check_secret_files(config: &Config, out: &mut Vec<Finding>) {
+    for (key, path) in &config.secret_files {
+        check_private_mode(path, key, out);
     }
 }
 

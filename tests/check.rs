@@ -210,6 +210,26 @@ fn findings_table() {
             "warning",
         ),
         (
+            "file: secret readable by others",
+            |d| {
+                write(&d.join("cookie.key"), &"k".repeat(64), 0o644);
+                config(
+                    d,
+                    "",
+                    &format!(
+                        "[session]\ncookie_key = \"file:{}/cookie.key\"\n",
+                        d.path().display()
+                    ),
+                )
+            },
+            &[
+                "error: session.cookie_key",
+                "readable by group or others (mode 644)",
+                "chmod 600",
+            ],
+            "error",
+        ),
+        (
             "public prefix route",
             |d| config(d, "", "[[route]]\npath = \"/status\"\nauth = \"none\"\n"),
             &[

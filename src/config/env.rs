@@ -141,11 +141,14 @@ pub(super) fn guess_scalar(value: &str) -> toml::Value {
 
 /// Replaces `${NAME}` values with the environment variable and `file:/path` values with the
 /// file's content (trailing newline removed), so secrets never need to sit in the config.
+/// Every `file:` reference read is added to `secret_files` (key, path), for `check` to
+/// look at the file's mode.
 pub(super) fn resolve_references(
     table: &mut toml::Table,
     prefix: &str,
     env: &Env,
     file: &str,
+    secret_files: &mut Vec<(String, std::path::PathBuf)>,
 ) -> Result<(), ConfigError> {
     for (key, value) in table.iter_mut() {
         let path = if prefix.is_empty() {
@@ -153,7 +156,7 @@ pub(super) fn resolve_references(
         } else {
             format!("{prefix}.{key}")
         };
-        resolve_value(value, &path, env, file)?;
+        resolve_value(value, &path, env, file, secret_files)?;
     }
     Ok(())
 }
@@ -163,12 +166,13 @@ pub(super) fn resolve_value(
     path: &str,
     env: &Env,
     file: &str,
+    secret_files: &mut Vec<(String, std::path::PathBuf)>,
 ) -> Result<(), ConfigError> {
     match value {
-        toml::Value::Table(t) => resolve_references(t, path, env, file),
+        toml::Value::Table(t) => resolve_references(t, path, env, file, secret_files),
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                resolve_value(item, &format!("{path}[{i}]"), env, file)?;
+                resolve_value(item, &format!("{path}[{i}]"), env, file, secret_files)?;
             }
             Ok(())
         }
@@ -187,6 +191,7 @@ pub(super) fn resolve_value(
                         key: path.to_string(),
                         problem: format!("cannot read `{secret_path}`: {e}"),
                     })?;
+                secret_files.push((path.to_string(), secret_path.into()));
                 *s = content.trim_end_matches(['\r', '\n']).to_string();
             }
             Ok(())

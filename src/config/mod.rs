@@ -109,6 +109,9 @@ pub struct Config {
     pub lockout: LockoutSettings,
     /// The routes in config order, ready to decide on requests.
     pub routes: RouteTable<Route>,
+    /// The `file:` references the values were read from (key, file): secrets, whose mode
+    /// `check` looks at.
+    pub secret_files: Vec<(String, PathBuf)>,
 }
 
 #[derive(Debug, Clone)]
@@ -375,7 +378,8 @@ impl Config {
                 })?;
         refuse_literal_secrets(&table, file)?;
         apply_env_overrides(&mut table, env);
-        resolve_references(&mut table, "", env, file)?;
+        let mut secret_files = Vec::new();
+        resolve_references(&mut table, "", env, file, &mut secret_files)?;
         let raw: RawConfig =
             toml::Value::Table(table)
                 .try_into()
@@ -383,7 +387,9 @@ impl Config {
                     file: file.to_string(),
                     message: e.to_string().trim_end().to_string(),
                 })?;
-        validate(raw, file)
+        let mut config = validate(raw, file)?;
+        config.secret_files = secret_files;
+        Ok(config)
     }
 }
 
@@ -432,6 +438,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         session,
         lockout,
         routes: RouteTable::new(routes, ui),
+        secret_files: Vec::new(),
     })
 }
 
