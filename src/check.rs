@@ -340,7 +340,8 @@ fn check_users(config: &Config, out: &mut Vec<Finding>) {
             Severity::Warning,
             &subject,
             format!("weak password hashes for {}", weak.join(", ")),
-            "re-hash them: `frontdoor passwd FILE USER` (argon2id) or `-B` for bcrypt",
+            "re-hash them with bcrypt, which nginx and Apache still read while the file is shared: \
+             `frontdoor passwd FILE USER` (or `--argon2id` once only frontdoor reads the file)",
         ));
     }
 }

@@ -82,7 +82,8 @@ enum Command {
         #[arg(long)]
         host: Option<String>,
     },
-    /// Edit an htpasswd file like Apache's htpasswd (argon2id unless -B or -m).
+    /// Edit an htpasswd file like Apache's htpasswd (bcrypt, which nginx and Apache read;
+    /// argon2id with --argon2id).
     #[command(
         override_usage = "frontdoor passwd [-cimBDv] [-C cost] FILE USER\n       frontdoor passwd -b[cmBDv] [-C cost] FILE USER PASSWORD\n       frontdoor passwd -n[imB] [-C cost] USER\n       frontdoor passwd -nb[mB] [-C cost] USER PASSWORD"
     )]
@@ -322,10 +323,13 @@ struct PasswdFlags {
     /// Read the password from stdin without prompting.
     #[arg(short = 'i')]
     stdin: bool,
-    /// bcrypt (readable by nginx and Apache).
+    /// bcrypt (the default; readable by nginx and Apache).
     #[arg(short = 'B')]
     bcrypt: bool,
-    /// bcrypt cost, 4 to 17 (default 10).
+    /// argon2id: stronger, but only frontdoor can read it (not nginx or Apache).
+    #[arg(long = "argon2id")]
+    argon2id: bool,
+    /// bcrypt cost, 4 to 17 (default 10, or the highest the file already uses).
     #[arg(short = 'C', value_name = "COST")]
     cost: Option<u32>,
     /// Apache MD5 (apr1), for legacy readers only.
@@ -365,19 +369,22 @@ fn passwd(flags: PasswdFlags) -> ExitCode {
     if flags.print && (flags.create || flags.delete || flags.verify) {
         return usage("-n cannot be combined with -c, -D or -v");
     }
-    if usize::from(flags.bcrypt) + usize::from(flags.apr1) > 1 {
-        return usage("choose one of -B and -m");
+    if usize::from(flags.bcrypt) + usize::from(flags.apr1) + usize::from(flags.argon2id) > 1 {
+        return usage("choose one of -B, -m and --argon2id");
     }
-    let format = if flags.bcrypt {
-        let cost = flags.cost.unwrap_or(10);
+    let format = if flags.apr1 {
+        HashFormat::Apr1
+    } else if flags.argon2id {
+        HashFormat::Argon2id
+    } else {
+        let existing = if flags.create { None } else { file.as_deref() };
+        let cost = flags
+            .cost
+            .unwrap_or_else(|| passwd::bcrypt_cost_for(existing));
         if !(4..=17).contains(&cost) {
             return usage("bcrypt cost (-C) must be 4 to 17");
         }
         HashFormat::Bcrypt { cost }
-    } else if flags.apr1 {
-        HashFormat::Apr1
-    } else {
-        HashFormat::Argon2id
     };
     let fail = |e: passwd::PasswdError| {
         eprintln!("frontdoor passwd: {e}");

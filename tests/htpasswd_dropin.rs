@@ -143,8 +143,9 @@ fn passwd(args: &[&str], stdin: Option<&str>) -> (i32, String) {
     )
 }
 
-/// `frontdoor passwd -B` is read back by Apache's `htpasswd -v`; argon2id by frontdoor
-/// itself; other users and comments survive every edit.
+/// `frontdoor passwd` writes bcrypt by default (at the file's own cost), which Apache's
+/// `htpasswd -v` reads back; argon2id with `--argon2id`; other users and comments survive
+/// every edit; a missing file without -c says to use -c.
 #[test]
 fn passwd_round_trips_with_apache() {
     let dir = TempDir::new("passwd");
@@ -157,12 +158,29 @@ fn passwd_round_trips_with_apache() {
         .unwrap();
     assert_eq!(passwd(&["-bB", "-C", "5", f, "bob", PW], None).0, 0);
     assert_eq!(passwd(&["-i", f, "carol"], Some(&format!("{PW}\n"))).0, 0);
+    assert_eq!(
+        passwd(&["-i", "--argon2id", f, "dave"], Some(&format!("{PW}\n"))).0,
+        0
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("# our users\napache-made:$2y$"), "{text}");
     assert!(
-        text.contains("\ncarol:$argon2id$"),
-        "argon2id by default: {text}"
+        text.contains("\ncarol:$2y$10$"),
+        "bcrypt at cost 10 by default: {text}"
     );
+    assert!(
+        text.contains("\ndave:$argon2id$"),
+        "argon2id on request: {text}"
+    );
+    let carol = Command::new("htpasswd")
+        .args(["-vb", f, "carol", PW])
+        .output()
+        .unwrap();
+    assert!(carol.status.success(), "Apache reads the default hash");
+    let missing = dir.join("missing");
+    let (code, out) = passwd(&["-b", missing.to_str().unwrap(), "erin", PW], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("use -c to create it"), "{out}");
 
     let apache = Command::new("htpasswd")
         .args(["-vb", f, "bob", PW])

@@ -25,6 +25,9 @@ pub enum PasswdError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Apache's htpasswd: "cannot modify file ...; use '-c' to create it".
+    #[error("{path} does not exist; use -c to create it")]
+    NoSuchFile { path: PathBuf },
     #[error("{0}")]
     Hash(#[from] HtpasswdError),
     /// A user name with ':' or control characters would corrupt the file.
@@ -43,7 +46,7 @@ impl PasswdError {
     /// 6 bad user name or unknown user.
     pub fn exit_code(&self) -> u8 {
         match self {
-            PasswdError::Io { .. } => 1,
+            PasswdError::Io { .. } | PasswdError::NoSuchFile { .. } => 1,
             PasswdError::VerificationFailed | PasswdError::Mismatch => 3,
             PasswdError::Hash(HtpasswdError::PasswordTooLong { .. }) => 5,
             PasswdError::Hash(_) => 1,
@@ -82,9 +85,17 @@ pub fn format_line(user: &str, password: &[u8], format: HashFormat) -> Result<St
 }
 
 fn read_lines(path: &Path) -> Result<Vec<String>, PasswdError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PasswdError::Io {
-        path: path.to_path_buf(),
-        source,
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            PasswdError::NoSuchFile {
+                path: path.to_path_buf(),
+            }
+        } else {
+            PasswdError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     })?;
     Ok(text.lines().map(str::to_string).collect())
 }
@@ -97,6 +108,27 @@ fn line_user(line: &str) -> Option<&str> {
     }
     line.split_once(':')
         .map(|(user, _)| user.trim_start_matches('\u{feff}'))
+}
+
+/// The bcrypt cost a new hash in `path` gets: at least 10, or the highest cost the file's
+/// bcrypt hashes already use (a file that is still read by nginx or Apache stays bcrypt,
+/// and never gets weaker). A file that cannot be read counts as having none.
+pub fn bcrypt_cost_for(path: Option<&Path>) -> u32 {
+    const DEFAULT: u32 = 10;
+    let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return DEFAULT;
+    };
+    text.lines()
+        .filter_map(|line| {
+            let hash = line.split(':').nth(1)?;
+            let rest = hash
+                .strip_prefix("$2y$")
+                .or_else(|| hash.strip_prefix("$2b$"))
+                .or_else(|| hash.strip_prefix("$2a$"))?;
+            rest.get(..2)?.parse::<u32>().ok()
+        })
+        .filter(|cost| (4..=17).contains(cost))
+        .fold(DEFAULT, u32::max)
 }
 
 /// Adds or changes `user`. With `create`, the file is started afresh (htpasswd -c).
