@@ -333,3 +333,42 @@ async fn hyper_h2_upload_over_the_cap_gets_413() {
         );
     }
 }
+
+/// Plain HTTP sent to the HTTPS port gets a readable HTTP answer, a 308 to the same path
+/// over HTTPS, instead of a TLS alert (curl: "Received HTTP/0.9 when not allowed").
+#[tokio::test]
+async fn plain_http_on_the_https_port_is_redirected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::start().await;
+    let port = h.addr.port();
+    let mut tcp = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    tcp.write_all(
+        format!(
+            "GET /api/jobs?x=1 HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 308"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains(&format!("location: https://localhost:{port}/api/jobs?x=1")),
+        "{answer}"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("http://localhost:{port}/health"))
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "308");
+    // TLS clients are served as before.
+    assert_eq!(h.get("/health", None).await.status, 200);
+}

@@ -25,6 +25,8 @@ use crate::state::AppState;
 /// reads made a 1 GiB upload take 1.6-2.0 s on the 2-core VM, 64 KiB reads 1.1-1.2 s, 256
 /// KiB no better (bench/RESULTS.md).
 const BODY_READ_BUFFER: usize = 64 * 1024;
+/// The first byte of every TLS connection (a handshake record).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// HTTP/2 streams one connection may have open at once (nginx's default is 128).
 const H2_MAX_STREAMS: u32 = 128;
 /// Response bytes buffered per HTTP/2 stream for a client that is not taking them (hyper's
@@ -41,6 +43,28 @@ pub(super) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let settings = ConnSettings::current(&state);
+    // A TLS connection starts with a handshake record (0x16). Anything else is most likely
+    // plain HTTP sent to the HTTPS port: it gets a readable HTTP answer (a 308 to HTTPS, or
+    // 400/421), as nginx (497) and Caddy do, instead of a TLS alert that curl reports as
+    // "Received HTTP/0.9 when not allowed".
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(settings.header_timeout, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != TLS_HANDSHAKE_RECORD => {
+            let https_port = stream.local_addr().map_or(443, |a| a.port());
+            tracing::debug!(client = %peer.ip(), "plain HTTP on the HTTPS port");
+            return super::plain_http::serve(stream, permit, https_port, state, shutdown).await;
+        }
+        Ok(Ok(1)) => {}
+        Err(_) => {
+            state.metrics.tls_handshake("timeout");
+            return;
+        }
+        // Closed before a byte, or failed.
+        _ => {
+            state.metrics.tls_handshake("failed");
+            return;
+        }
+    }
     // Held until the connection ends (a WebSocket tunnel it turns into has its own slot).
     let _slot = (permit, OpenConnection::new(&state));
     let _ = stream.set_nodelay(true);
