@@ -145,6 +145,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("frontdoor: {e:#}");
+            if let Some(config) = e
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<frontdoor::config::ConfigError>())
+            {
+                eprintln!("fix: {}", config.fix());
+            }
             ExitCode::FAILURE
         }
     }
@@ -287,9 +293,8 @@ fn check(path: &Path, strict: bool) -> Result<ExitCode> {
         Err(e) => vec![frontdoor::check::Finding {
             severity: frontdoor::check::Severity::Error,
             subject: path.display().to_string(),
-            problem: e.to_string(),
-            fix: "correct the config (unknown keys are errors; see config/frontdoor.toml)"
-                .to_string(),
+            problem: e.problem(),
+            fix: e.fix(),
         }],
     };
     for f in &findings {

@@ -5,6 +5,7 @@
 mod auth;
 mod cidr;
 mod env;
+mod error;
 mod raw;
 mod routes;
 mod server;
@@ -22,6 +23,7 @@ use http::Method;
 pub use auth::provider_url_allowed;
 pub use cidr::Cidr;
 use env::{apply_env_overrides, refuse_literal_secrets, resolve_references};
+pub use error::ConfigError;
 use raw::RawConfig;
 
 use crate::limits::lockout::LockoutSettings;
@@ -31,28 +33,6 @@ use crate::policy::routes::{RouteShape, RouteTable, UiSwitches};
 pub const DEFAULT_CONFIG_PATH: &str = "config/frontdoor.toml";
 /// 500 MB: the upload cap the protected agents document for their own upload endpoint.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 524_288_000;
-
-/// Why a config was refused. Every variant names the file; `Invalid` also names the key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read at all.
-    #[error("{file}: cannot read the config: {source}")]
-    Read {
-        file: String,
-        source: std::io::Error,
-    },
-    /// TOML syntax, a wrong type, or an unknown key (`deny_unknown_fields`): a typo must
-    /// never be silently ignored in a security config.
-    #[error("{file}: {message}")]
-    Parse { file: String, message: String },
-    /// The file parsed but a value is unsafe or inconsistent.
-    #[error("{file}: `{key}`: {problem}")]
-    Invalid {
-        file: String,
-        key: String,
-        problem: String,
-    },
-}
 
 /// A snapshot of the environment, passed in explicitly so tests never mutate the process's.
 #[derive(Debug, Clone, Default)]
@@ -359,9 +339,9 @@ impl Config {
 
     pub fn load_with_env(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             file: file.clone(),
-            source,
+            error,
         })?;
         let mut config = Self::from_toml(&text, &file, env)?;
         config.source_path = Some(path.to_path_buf());
@@ -370,23 +350,23 @@ impl Config {
 
     /// Parses and validates config text; `file` is only used in messages.
     pub fn from_toml(text: &str, file: &str, env: &Env) -> Result<Config, ConfigError> {
-        let mut table: toml::Table =
-            text.parse()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    file: file.to_string(),
-                    message: e.to_string().trim_end().to_string(),
-                })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::from_toml(file, Some(text), &e))?;
         refuse_literal_secrets(&table, file)?;
         apply_env_overrides(&mut table, env);
         let mut secret_files = Vec::new();
         resolve_references(&mut table, "", env, file, &mut secret_files)?;
-        let raw: RawConfig =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    file: file.to_string(),
-                    message: e.to_string().trim_end().to_string(),
-                })?;
+        let raw: RawConfig = toml::Value::Table(table).try_into().map_err(
+            |e: toml::de::Error| match toml::from_str::<RawConfig>(text) {
+                // The same mistake read from the text itself: now with its line and column.
+                Err(located) if located.span().is_some() => {
+                    ConfigError::from_toml(file, Some(text), &located)
+                }
+                // A value from an override or a reference: no position in the file.
+                _ => ConfigError::from_toml(file, None, &e),
+            },
+        )?;
         let mut config = validate(raw, file)?;
         config.secret_files = secret_files;
         Ok(config)

@@ -91,7 +91,42 @@ pub struct RawUpstream {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    #[serde(default, deserialize_with = "byte_size")]
     pub max_body_bytes: Option<u64>,
+}
+
+/// A size in bytes: an integer, or a string with nginx's units (`"512k"`, `"50m"`, `"1g"`,
+/// powers of 1024), since people paste `client_max_body_size` values from nginx.
+fn byte_size<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    let Some(size) = Option::<Size>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match size {
+        Size::Bytes(n) => Ok(Some(n)),
+        Size::Text(text) => parse_byte_size(&text).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a size: write bytes (1048576) or nginx units (\"512k\", \"50m\", \"1g\")"
+            ))
+        }),
+    }
+}
+
+/// `"50m"` -> 52428800; `"1024"` -> 1024; units k, m, g in either case.
+pub fn parse_byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, multiplier) = match text.char_indices().last()? {
+        (i, 'k' | 'K') => (text.get(..i)?, 1u64 << 10),
+        (i, 'm' | 'M') => (text.get(..i)?, 1u64 << 20),
+        (i, 'g' | 'G') => (text.get(..i)?, 1u64 << 30),
+        _ => (text, 1),
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(multiplier)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +202,7 @@ pub struct RawRoute {
     pub exact: Option<bool>,
     pub methods: Option<Vec<String>>,
     pub auth: Option<RawAuthList>,
+    #[serde(default, deserialize_with = "byte_size")]
     pub max_body_bytes: Option<u64>,
     pub forward_authorization: Option<bool>,
     pub deny: Option<bool>,

@@ -391,3 +391,47 @@ fn upstream_is_checked() {
         assert!(error_text(&text, &[]).contains("upstream.url"), "{bad}");
     }
 }
+
+/// Sizes accept nginx's units where bytes are asked for; anything else is refused by name.
+#[test]
+fn sizes_with_nginx_units() {
+    use super::raw::parse_byte_size;
+    assert_eq!(parse_byte_size("1048576"), Some(1_048_576));
+    assert_eq!(parse_byte_size("512k"), Some(512 * 1024));
+    assert_eq!(parse_byte_size("50M"), Some(50 * 1024 * 1024));
+    assert_eq!(parse_byte_size("1g"), Some(1 << 30));
+    assert_eq!(parse_byte_size("1t"), None);
+    assert_eq!(parse_byte_size("m"), None);
+    assert_eq!(parse_byte_size("99999999999g"), None);
+    let cfg = load(
+        &format!("{MINIMAL}\n[limits]\nmax_body_bytes = \"50m\"\n"),
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.max_body_bytes, 50 * 1024 * 1024);
+    assert!(
+        error_text(
+            &format!("{MINIMAL}\n[limits]\nmax_body_bytes = \"lots\"\n"),
+            &[]
+        )
+        .contains("not a size")
+    );
+}
+
+/// A typo names its line and column once, and suggests the key it was meant to be.
+#[test]
+fn typos_get_a_position_and_a_suggestion() {
+    let text = MINIMAL.replacen("[upstream]", "[upstream]\nurll = \"x\"", 1);
+    let Err(err) = Config::from_toml(&text, "t.toml", &Env::default()) else {
+        panic!("a typo was accepted");
+    };
+    let problem = err.problem();
+    assert!(problem.starts_with("line "), "{problem}");
+    assert!(problem.contains("unknown field `urll`"), "{problem}");
+    assert!(
+        err.fix().starts_with("did you mean `url`?"),
+        "{}",
+        err.fix()
+    );
+    assert_eq!(err.to_string().matches("t.toml").count(), 1, "{err}");
+}
