@@ -10,10 +10,7 @@ use common::{Client, ServeProcess, Setup};
 #[tokio::test]
 async fn outages_and_refusals_are_told_apart() {
     let Setup { dir, agent } = Setup::new("accesslog").await;
-    let gone = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_reserved, gone) = common::refusing_address();
     let config = dir.join("f.toml");
     std::fs::write(
         &config,

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::Command;
 
 use bytes::Bytes;
@@ -80,22 +79,17 @@ path = "/"
 auth = ["basic"]
 "#;
 
-/// An upstream address nothing listens on.
-fn closed_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-async fn harness() -> Harness {
-    let gone = closed_port();
+async fn harness() -> (Harness, tokio::net::TcpSocket) {
+    let (reserved, gone) = common::refusing_address();
     let extra = format!("[upstreams.gone]\nurl = \"http://{gone}\"\nconnect_timeout_secs = 1\n");
-    Harness::with(Options {
+    let h = Harness::with(Options {
         server_extra: HOSTS,
         extra: Box::leak(extra.into_boxed_str()),
         routes: ROUTES,
         ..Options::default()
     })
-    .await
+    .await;
+    (h, reserved)
 }
 
 fn request(h: &Harness, case: &Case, method: Method) -> Request<Full<Bytes>> {
@@ -115,7 +109,7 @@ fn request(h: &Harness, case: &Case, method: Method) -> Request<Full<Bytes>> {
 /// in Content-Length.
 #[tokio::test]
 async fn head_and_get_of_every_own_answer() {
-    let h = harness().await;
+    let (h, _reserved) = harness().await;
     let mut failures = Vec::new();
     for case in cases() {
         for h2 in [false, true] {
@@ -167,7 +161,7 @@ async fn head_and_get_of_every_own_answer() {
 /// and as HEAD (`-I`) without a protocol error.
 #[tokio::test]
 async fn curl_sees_every_own_answer() {
-    let h = harness().await;
+    let (h, _reserved) = harness().await;
     let port = h.addr.port();
     let mut failures = Vec::new();
     for case in cases() {

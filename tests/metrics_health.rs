@@ -137,10 +137,7 @@ async fn counters_move_and_scrape_parses() {
 
 #[tokio::test]
 async fn healthz_says_why_when_the_upstream_is_down() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_reserved, closed) = common::refusing_address();
     let h = Harness::with(Options {
         extra: "[admin]\nlisten = \"127.0.0.1:0\"",
         upstream: Some(closed),

@@ -240,10 +240,7 @@ async fn method_not_allowed() {
 /// The upstream refusing connections is a 502; JSON for API clients, HTML otherwise.
 #[tokio::test]
 async fn upstream_down_is_502() {
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let (_reserved, closed) = common::refusing_address();
     let h = Harness::with(Options {
         upstream: Some(closed),
         ..Options::default()

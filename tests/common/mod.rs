@@ -644,3 +644,15 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// An address where nothing answers, reserved while the returned socket lives: bound but
+/// not listening, so connecting is refused, and no other test can take the port meanwhile
+/// (a listener bound and dropped leaves its port free for anyone).
+pub fn refusing_address() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("its address");
+    (socket, addr)
+}
