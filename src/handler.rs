@@ -42,6 +42,7 @@ pub async fn handle(
     let head = parts.method == Method::HEAD;
     let waits_for_continue = expects_continue(&parts.headers) && parts.version < Version::HTTP_2;
     let mut record = AccessRecord::new(client.addr, parts.method.clone());
+    let hold = client.hold.clone();
     // The body stays here until the step that forwards it takes it: a refused request's
     // body is read and discarded, so the client receives the refusal (limits::drain).
     let mut body = Some(body);
@@ -56,8 +57,16 @@ pub async fn handle(
     };
     if let Some(body) = body
         && !waits_for_continue
+        && !http_body::Body::is_end_stream(&body)
     {
-        limits::drain::discard(body);
+        // A body refused for its size is an upload in flight; any other was refused before
+        // it was read, and gets a smaller allowance.
+        let max_bytes = if response.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            limits::drain::DRAIN_MAX_BYTES
+        } else {
+            limits::drain::DRAIN_SMALL_BYTES
+        };
+        limits::drain::discard(body, max_bytes, hold.as_ref().map(|hold| hold()));
     }
     if !record.set_cookies.is_empty() {
         // A response that sets a session must never be stored by a shared cache.
@@ -94,7 +103,9 @@ enum Answer {
 /// reading the body would send it, so a refused body with this header is not read; over
 /// HTTP/2 hyper never sends 100 (clients send after a short wait), so it is read.
 fn expects_continue(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::EXPECT)
+    headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// The steps, in order (the table at the top of this file). `body` is taken by the step
@@ -174,9 +185,15 @@ async fn through(
         return Err(Refusal::MalformedTarget);
     };
     let (capped, body_end) = CappedBody::new(incoming, limit_bytes, config.server.body_timeout);
-    let capped = capped
-        .with_min_rate(config.server.min_body_rate_bytes_per_sec)
-        .discard_rest_on_drop();
+    let capped = capped.with_min_rate(config.server.min_body_rate_bytes_per_sec);
+    // A body still arriving when the request ends early (cap passed, upstream failed or
+    // answered first) is read and discarded, with the connection kept busy meanwhile.
+    let capped = if http_body::Body::is_end_stream(&capped) {
+        capped
+    } else {
+        let keep = conn.hold();
+        capped.discard_rest_on_drop(keep)
+    };
     let req = Request::from_parts(req, capped.boxed_unsync());
 
     // 5. Forward and stream both ways.

@@ -241,3 +241,61 @@ async fn trickling_upload_gets_408() {
     assert_eq!(status_of(&answer), 408, "{answer}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// One stalled HTTP/2 stream ends the connection even while the client keeps the
+/// connection busy with other requests it does read: stalls are watched per stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_stream_is_cut_off_however_busy_the_others() {
+    let h = harness("send_timeout_secs = 2").await;
+    let tls = h.tls(&[b"h2"]).await;
+    let (client, connection) = h2::client::handshake(tls).await.unwrap();
+    let ended = tokio::spawn(async move {
+        let _ = connection.await;
+        Instant::now()
+    });
+    let authority = h.authority();
+    let request = |path: String| {
+        Request::get(format!("https://{authority}{path}"))
+            .body(())
+            .unwrap()
+    };
+    let mut client = client.ready().await.unwrap();
+    // Never read: its flow-control window fills and frontdoor stops being able to send.
+    let (stalled, _) = client
+        .send_request(request(format!("/api/download?bytes={BIG}")), true)
+        .unwrap();
+    let _stalled = stalled.await.unwrap();
+    let started = Instant::now();
+    let mut busy_until_cut = 0;
+    while started.elapsed() < Duration::from_secs(15) {
+        let Ok(ready) = client.clone().ready().await else {
+            break;
+        };
+        client = ready;
+        let Ok((response, _)) = client.send_request(request("/health".into()), true) else {
+            break;
+        };
+        let Ok(Ok(response)) = tokio::time::timeout(Duration::from_secs(2), response).await else {
+            break;
+        };
+        let mut body = response.into_body();
+        while let Some(Ok(chunk)) = body.data().await {
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        busy_until_cut += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let closed_at = tokio::time::timeout(Duration::from_secs(5), ended)
+        .await
+        .expect("the connection was never closed")
+        .unwrap();
+    assert!(
+        busy_until_cut > 0,
+        "the busy requests were served meanwhile"
+    );
+    assert!(
+        closed_at.duration_since(started) < Duration::from_secs(10),
+        "closed only after {:?}",
+        closed_at.duration_since(started)
+    );
+}

@@ -7,6 +7,10 @@ use super::raw::{RawAdmin, RawServer};
 use super::values::{parse_listen, positive_secs};
 use super::{Cidr, ConfigError, ServerSettings};
 
+/// The most connections or tunnels frontdoor counts (far above what one process serves;
+/// a semaphore larger than its own limit would abort the start).
+const MAX_SLOTS: usize = 1_000_000;
+
 /// Validates `[server]` (and `[admin] listen`, which shares the bind guard).
 pub(super) fn server_settings(
     raw: RawServer,
@@ -90,19 +94,19 @@ pub(super) fn server_settings(
         .map_err(|p| invalid("server.send_timeout_secs", p))?;
     let tunnel_idle_timeout = positive_secs(raw.tunnel_idle_timeout_secs, 300)
         .map_err(|p| invalid("server.tunnel_idle_timeout_secs", p))?;
-    let max_tunnels = raw.max_tunnels.unwrap_or(1_000);
-    if max_tunnels == 0 {
-        return Err(invalid(
-            "server.max_tunnels",
-            "must be at least 1 (a route without WebSocket never opens one)".to_string(),
-        ));
-    }
     let min_body_rate_bytes_per_sec = raw.min_body_rate_bytes_per_sec.unwrap_or(16);
     let max_connections = raw.max_connections.unwrap_or(20_000);
-    if max_connections == 0 {
+    if !(1..=MAX_SLOTS).contains(&max_connections) {
         return Err(invalid(
             "server.max_connections",
-            "must be at least 1".to_string(),
+            format!("must be between 1 and {MAX_SLOTS}"),
+        ));
+    }
+    let max_tunnels = raw.max_tunnels.unwrap_or(max_connections);
+    if !(1..=MAX_SLOTS).contains(&max_tunnels) {
+        return Err(invalid(
+            "server.max_tunnels",
+            format!("must be between 1 and {MAX_SLOTS}"),
         ));
     }
 

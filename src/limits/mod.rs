@@ -34,18 +34,21 @@ pub fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
 /// Another coding (`gzip, chunked`) would be lost on the way (frontdoor re-frames the body
 /// for the upstream), so the request is refused rather than changed.
 pub fn check_transfer_coding(headers: &http::HeaderMap) -> Result<(), UnsupportedCoding> {
+    let mut chunked = 0;
     for value in headers.get_all(http::header::TRANSFER_ENCODING) {
         let Ok(text) = value.to_str() else {
             return Err(UnsupportedCoding);
         };
-        let only_chunked = text
-            .split(',')
-            .map(str::trim)
-            .filter(|coding| !coding.is_empty())
-            .all(|coding| coding.eq_ignore_ascii_case("chunked"));
-        if !only_chunked {
-            return Err(UnsupportedCoding);
+        for coding in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            if !coding.eq_ignore_ascii_case("chunked") {
+                return Err(UnsupportedCoding);
+            }
+            chunked += 1;
         }
+    }
+    // `chunked, chunked` would lose one layer of framing on the way.
+    if chunked > 1 {
+        return Err(UnsupportedCoding);
     }
     Ok(())
 }
@@ -156,12 +159,15 @@ impl<B: Body> CappedBody<B> {
     /// When dropped before its end (the upstream answered early, the cap tripped, the
     /// request failed), the rest of the body is read and discarded in the background, so
     /// the client receives the answer ([`drain`]).
+    /// `keep` is held until the discarding ends (see [`drain::discard`]).
     #[must_use]
-    pub fn discard_rest_on_drop(mut self) -> Self
+    pub fn discard_rest_on_drop(mut self, keep: Option<Box<dyn std::any::Any + Send>>) -> Self
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
     {
-        self.on_drop = Some(Box::new(drain::discard::<B>));
+        self.on_drop = Some(Box::new(move |body| {
+            drain::discard(body, drain::DRAIN_MAX_BYTES, keep);
+        }));
         self
     }
 
@@ -226,7 +232,8 @@ where
                         }))));
                     }
                 }
-                if this.too_slow() {
+                let ended = this.inner.as_ref().is_none_or(Body::is_end_stream);
+                if !ended && this.too_slow() {
                     this.mark_ended();
                     return Poll::Ready(Some(Err(Box::new(BodyStalled {
                         timeout: this.idle_timeout,

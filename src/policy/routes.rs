@@ -332,7 +332,12 @@ impl<R: RouteShape> RouteTable<R> {
         // look-alikes), unless a longer route speaks for the path as written.
         if self.has_deny {
             let folded = fold_path(normalized_path);
-            if let Some(deny) = self.entries.iter().find(|e| e.matches_folded(&folded))
+            // `/api/config/` is `/api/config` to frameworks that ignore a trailing slash.
+            let folded = match folded.strip_suffix('/') {
+                Some(trimmed) if !trimmed.is_empty() => trimmed,
+                _ => folded.as_str(),
+            };
+            if let Some(deny) = self.entries.iter().find(|e| e.matches_folded(folded))
                 && winner.is_none_or(|w| outranks(deny, w))
             {
                 return Decision::Denied {
@@ -912,6 +917,11 @@ mod tests {
         assert_eq!(t.decide_at(&M::GET, "/x"), allowed(4));
         assert_eq!(t.decide_at(&M::GET, "/X"), Decision::Denied { route: 5 });
         assert_eq!(t.decide_at(&M::GET, "/x/y"), Decision::Denied { route: 5 });
+        assert_eq!(
+            t.decide_at(&M::GET, "/api/config/"),
+            Decision::Denied { route: 1 },
+            "a trailing slash is another spelling"
+        );
         assert_eq!(t.decide_at(&M::GET, "/api/configx"), allowed(0));
     }
 

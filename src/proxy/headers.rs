@@ -76,7 +76,7 @@ static CLIENT_FORBIDDEN: [HeaderName; 12] = [
 /// trusted proxy, removed from everyone else.
 // The documented list; `rule_for` is its fast form, held to it by a unit test.
 #[cfg_attr(not(test), allow(dead_code))]
-static FROM_PROXIES_ONLY: [HeaderName; 19] = [
+static FROM_PROXIES_ONLY: [HeaderName; 29] = [
     HeaderName::from_static("remote-email"),
     HeaderName::from_static("remote-groups"),
     HeaderName::from_static("remote-name"),
@@ -96,6 +96,16 @@ static FROM_PROXIES_ONLY: [HeaderName; 19] = [
     HeaderName::from_static("x-client-ip"),
     HeaderName::from_static("true-client-ip"),
     HeaderName::from_static("cf-connecting-ip"),
+    HeaderName::from_static("x-auth-request-access-token"),
+    HeaderName::from_static("x-forwarded-protocol"),
+    HeaderName::from_static("front-end-https"),
+    HeaderName::from_static("x-cluster-client-ip"),
+    HeaderName::from_static("fastly-client-ip"),
+    HeaderName::from_static("cf-access-authenticated-user-email"),
+    HeaderName::from_static("x-goog-authenticated-user-email"),
+    HeaderName::from_static("x-ms-client-principal-name"),
+    HeaderName::from_static("x-amzn-oidc-identity"),
+    HeaderName::from_static("x-pomerium-jwt-assertion"),
 ];
 
 /// Which list a header name is on: the lists above, as one `match` (a length switch and a
@@ -143,12 +153,19 @@ fn rule_for(name: &HeaderName) -> Rule {
             | "x-forwarded-ssl"
             | "x-original-uri"
             | "x-forwarded-path"
-            | "x-client-ip" => Rule::FromProxiesOnly,
+            | "x-client-ip"
+            | "x-auth-request-access-token"
+            | "x-forwarded-protocol"
+            | "x-cluster-client-ip"
+            | "x-goog-authenticated-user-email"
+            | "x-ms-client-principal-name"
+            | "x-amzn-oidc-identity"
+            | "x-pomerium-jwt-assertion" => Rule::FromProxiesOnly,
             _ => Rule::Keep,
         },
         Some(b'c') => match text {
             "connection" => Rule::HopByHop,
-            "cf-connecting-ip" => Rule::FromProxiesOnly,
+            "cf-connecting-ip" | "cf-access-authenticated-user-email" => Rule::FromProxiesOnly,
             _ => Rule::Keep,
         },
         Some(b'k') if text == "keep-alive" => Rule::HopByHop,
@@ -162,7 +179,11 @@ fn rule_for(name: &HeaderName) -> Rule {
             _ => Rule::Keep,
         },
         Some(b'u') if text == "upgrade" => Rule::HopByHop,
-        Some(b'f') if text == "forwarded" => Rule::FrontdoorOwned,
+        Some(b'f') => match text {
+            "forwarded" => Rule::FrontdoorOwned,
+            "front-end-https" | "fastly-client-ip" => Rule::FromProxiesOnly,
+            _ => Rule::Keep,
+        },
         Some(b'e') if text == "expect" => Rule::ClientForbidden,
         Some(b'r') => match text {
             "remote-user" => Rule::ClientForbidden,
@@ -175,10 +196,11 @@ fn rule_for(name: &HeaderName) -> Rule {
 
 /// Whether an `Authorization` value is Basic credentials (a password).
 fn is_basic(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
+    let bytes = value.as_bytes().trim_ascii_start();
     bytes
-        .get(..6)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic "))
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic"))
+        && bytes.get(5).is_none_or(|b| b.is_ascii_whitespace())
 }
 
 pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {

@@ -77,6 +77,17 @@ pub struct ClientConnection {
     pub addr: SocketAddr,
     /// `addr`'s IP as `X-Forwarded-For` carries it, formatted once per connection.
     pub addr_header: HeaderValue,
+    /// Marks the connection busy while the returned guard lives: a refused request body
+    /// being discarded after its answer went out must not look like an idle connection
+    /// (or the start of a slow request head) to the connection's timeouts.
+    pub hold: Option<Arc<dyn Fn() -> Box<dyn std::any::Any + Send> + Send + Sync>>,
+}
+
+impl ClientConnection {
+    /// A guard that keeps the connection counted busy (see `hold`).
+    pub fn hold(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.hold.as_ref().map(|hold| hold())
+    }
 }
 
 /// What the handler decided, carried into forwarding.
@@ -152,16 +163,24 @@ impl Upstream {
         }
         // hyper's client sends no body for a GET or HEAD of unknown length (it assumes
         // there is none); a client that sent one (HTTP/2 DATA without content-length, or
-        // HTTP/1.1 chunked) gets it forwarded like any other request's.
+        // HTTP/1.1 chunked) gets it forwarded like any other request's, on a connection
+        // that is not reused.
         if matches!(parts.method, http::Method::GET | http::Method::HEAD)
             && !http_body::Body::is_end_stream(&body)
-            && http_body::Body::size_hint(&body).exact().is_none()
-            && !parts.headers.contains_key(header::CONTENT_LENGTH)
+            && http_body::Body::size_hint(&body).exact() != Some(0)
         {
-            parts.headers.insert(
-                header::TRANSFER_ENCODING,
-                HeaderValue::from_static("chunked"),
-            );
+            if !parts.headers.contains_key(header::CONTENT_LENGTH) {
+                parts.headers.insert(
+                    header::TRANSFER_ENCODING,
+                    HeaderValue::from_static("chunked"),
+                );
+            }
+            // Many applications never read a GET's body; one that does not drain it would
+            // read it as the next request on a reused connection. This connection is used
+            // once.
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         // Origin form: the request line carries the path, Host the name.
         parts.uri = Uri::try_from(ctx.path_and_query)

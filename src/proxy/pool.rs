@@ -29,8 +29,10 @@ use crate::responses::Body;
 
 /// How much of an upstream response hyper may read ahead of the client (its default is
 /// about 400 KiB per connection): a client that stops reading holds this much per upstream
-/// connection until `send_timeout_secs` cuts it off.
-const UPSTREAM_READ_BUFFER: usize = 32 * 1024;
+/// connection until `send_timeout_secs` cuts it off. It also caps an upstream response's
+/// head (larger heads are a 502), so it stays well above real heads (many cookies, a big
+/// Content-Security-Policy).
+const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
 
 /// How long a connection that is still finishing its last exchange may take to become
 /// ready before it is given up (it is closed instead of pooled).

@@ -82,8 +82,7 @@ pub(super) async fn drive<C, F>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
     let mut drop_at: Option<Instant> = None;
-    // The last progress count seen, and since when it has not changed.
-    let mut progress = (0u64, Instant::now());
+
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -97,10 +96,9 @@ pub(super) async fn drive<C, F>(
                 begin_graceful_shutdown(conn.as_mut());
             }
             _ = ticker.tick() => {
-                let (unsent, count) = activity.sending();
-                if count != progress.0 {
-                    progress = (count, Instant::now());
-                } else if unsent > 0 && progress.1.elapsed() >= timeouts.send_timeout {
+                if activity.longest_unsent() >= timeouts.send_timeout {
+                    // One stalled response ends the connection (hyper cannot reset a single
+                    // HTTP/2 stream from here): its upstream connections are released.
                     tracing::debug!(timeout = "send", "client stopped reading: closing connection");
                     return;
                 }
@@ -193,13 +191,18 @@ pub(super) struct Activity {
     last_active_ms: AtomicU64,
     /// When the first byte of a request not yet dispatched arrived (`NOT_WAITING` if none).
     head_started_ms: AtomicU64,
-    /// Response chunks handed to hyper that hyper has not come back for yet: hyper asks a
-    /// body for its next chunk only once the client has taken enough of the last one.
-    unsent_chunks: AtomicUsize,
-    /// Counts every time hyper comes back to a response body: the drive loop sees the client
-    /// make progress when it changes (no clock read per chunk).
-    progress: AtomicU64,
+    /// One slot per response body streaming on this connection (1 for HTTP/1.1, one per
+    /// possible HTTP/2 stream): `FREE`, `OWNED` (a body that is not waiting for the client),
+    /// or when the body handed hyper a chunk that hyper has not come back for. hyper asks a
+    /// body for its next chunk only once the client has taken enough of the last one, so
+    /// each stalled stream is seen, however busy the others are.
+    unsent_since: Box<[AtomicU64]>,
 }
+
+/// A free slot in `Activity::unsent_since`.
+const FREE: u64 = u64::MAX;
+/// A slot whose body is not waiting for the client.
+const OWNED: u64 = u64::MAX - 1;
 
 const NOT_WAITING: u64 = u64::MAX;
 
@@ -208,13 +211,17 @@ impl Activity {
     /// so a client that connects and sends nothing gets `header_timeout`, not
     /// `idle_timeout`. HTTP/2 has no such state (its control frames are not requests).
     pub(super) fn new(http1: bool) -> Self {
+        let slots = if http1 {
+            1
+        } else {
+            super::https::H2_MAX_STREAMS as usize
+        };
         Activity {
             started: Instant::now(),
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(if http1 { 0 } else { NOT_WAITING }),
-            unsent_chunks: AtomicUsize::new(0),
-            progress: AtomicU64::new(0),
+            unsent_since: (0..slots).map(|_| AtomicU64::new(FREE)).collect(),
         }
     }
 
@@ -247,12 +254,26 @@ impl Activity {
         }
     }
 
-    /// How many response chunks wait for the client, and the progress count (see fields).
-    fn sending(&self) -> (usize, u64) {
-        (
-            self.unsent_chunks.load(Ordering::Relaxed),
-            self.progress.load(Ordering::Relaxed),
-        )
+    /// How long the oldest chunk handed to hyper has waited for the client.
+    fn longest_unsent(&self) -> Duration {
+        let now = self.now_ms();
+        let oldest = self
+            .unsent_since
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .filter(|since| *since < OWNED)
+            .min();
+        oldest.map_or(Duration::ZERO, |since| {
+            Duration::from_millis(now.saturating_sub(since))
+        })
+    }
+
+    /// A slot for a response body, if one is free.
+    fn claim_slot(&self) -> Option<usize> {
+        self.unsent_since.iter().position(|slot| {
+            slot.compare_exchange(FREE, OWNED, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        })
     }
 
     fn now_ms(&self) -> u64 {
@@ -288,29 +309,39 @@ impl Drop for InFlight {
 }
 
 /// A response body that keeps its request counted as in flight while it streams, and
-/// counts the chunks it handed hyper that the client has yet to take.
+/// stamps (in its slot) when it handed hyper a chunk the client has yet to take.
 pub(super) struct TrackedBody {
     inner: Body,
-    /// Whether the last chunk handed over is still counted in `unsent_chunks`.
-    handed_over: bool,
+    /// Its slot in `Activity::unsent_since`; None when it has not handed over a chunk yet,
+    /// or when every slot was taken (then it is not watched).
+    slot: Option<usize>,
     in_flight: InFlight,
 }
 
 pub(super) fn track(inner: Body, in_flight: InFlight) -> TrackedBody {
     TrackedBody {
         inner,
-        handed_over: false,
+        slot: None,
         in_flight,
+    }
+}
+
+impl TrackedBody {
+    fn stamp(&mut self, value: u64) {
+        let activity = &self.in_flight.0;
+        if self.slot.is_none() && value < OWNED {
+            self.slot = activity.claim_slot();
+        }
+        if let Some(slot) = self.slot.and_then(|i| activity.unsent_since.get(i)) {
+            slot.store(value, Ordering::Relaxed);
+        }
     }
 }
 
 impl Drop for TrackedBody {
     fn drop(&mut self) {
-        if self.handed_over {
-            self.in_flight
-                .0
-                .unsent_chunks
-                .fetch_sub(1, Ordering::Relaxed);
+        if self.slot.is_some() {
+            self.stamp(FREE);
         }
     }
 }
@@ -324,19 +355,16 @@ impl HttpBody for TrackedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let activity = &this.in_flight.0;
-        // hyper came back for more: the client took what it had.
-        activity.progress.fetch_add(1, Ordering::Relaxed);
-        if std::mem::take(&mut this.handed_over) {
-            activity.unsent_chunks.fetch_sub(1, Ordering::Relaxed);
-        }
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && frame.is_data()
-        {
-            // This chunk waits for the client until hyper comes back again.
-            this.handed_over = true;
-            activity.unsent_chunks.fetch_add(1, Ordering::Relaxed);
+        match &polled {
+            // This chunk waits for the client until hyper comes back for the next one.
+            Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
+                let now = this.in_flight.0.now_ms();
+                this.stamp(now);
+            }
+            // hyper came back: the client took what it had.
+            _ if this.slot.is_some() => this.stamp(OWNED),
+            _ => {}
         }
         polled
     }

@@ -28,10 +28,10 @@ const BODY_READ_BUFFER: usize = 64 * 1024;
 /// The first byte of every TLS connection (a handshake record).
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// HTTP/2 streams one connection may have open at once (nginx's default is 128).
-const H2_MAX_STREAMS: u32 = 128;
+pub(super) const H2_MAX_STREAMS: u32 = 128;
 /// Response bytes buffered per HTTP/2 stream for a client that is not taking them (hyper's
-/// default is 400 KiB): with [`H2_MAX_STREAMS`], at most 4 MiB per connection.
-const H2_SEND_BUFFER: usize = 32 * 1024;
+/// default is 400 KiB): with [`H2_MAX_STREAMS`], at most 2 MiB per connection.
+const H2_SEND_BUFFER: usize = 16 * 1024;
 
 /// Serves one accepted HTTPS connection to its end.
 pub(super) async fn serve(
@@ -91,6 +91,10 @@ pub(super) async fn serve(
     let client = crate::proxy::ClientConnection {
         addr: peer,
         addr_header: crate::proxy::peer_header(peer.ip()),
+        hold: Some({
+            let activity = activity.clone();
+            Arc::new(move || Box::new(activity.begin()) as Box<dyn std::any::Any + Send>)
+        }),
     };
     let service = {
         let activity = activity.clone();
