@@ -25,7 +25,7 @@ use crate::auth::{self, Authenticators, Identity, RequestFacts};
 use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
 use crate::policy::target::parse_target;
-use crate::proxy::{ClientConnection, ForwardContext, Tunnel};
+use crate::proxy::{ClientConnection, ForwardContext, Hold, Tunnel};
 use crate::responses::{self, Body, Refusal, append_cookie, wants_json};
 use crate::state::{AppState, Runtime};
 
@@ -40,13 +40,26 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let json = wants_json(&parts.headers);
     let head = parts.method == Method::HEAD;
-    let waits_for_continue = expects_continue(&parts.headers) && parts.version < Version::HTTP_2;
+    let waits_for_continue = parts.version < Version::HTTP_2
+        && !http_body::Body::is_end_stream(&body)
+        && expects_continue(&parts.headers);
     let mut record = AccessRecord::new(client.addr, parts.method.clone());
-    let hold = client.hold.clone();
+    let mut client = client;
+    // Moved out, not cloned: it is needed only when a body is discarded.
+    let hold = client.hold.take();
     // The body stays here until the step that forwards it takes it: a refused request's
     // body is read and discarded, so the client receives the refusal (limits::drain).
     let mut body = Some(body);
-    let mut response = match through(&state, &runtime, client, parts, &mut body, &mut record).await
+    let mut response = match through(
+        &state,
+        &runtime,
+        client,
+        hold.as_ref(),
+        parts,
+        &mut body,
+        &mut record,
+    )
+    .await
     {
         Ok(Answer::Forwarded(response)) => response,
         Ok(Answer::Own(response)) => responses::for_head(response, head),
@@ -114,6 +127,7 @@ async fn through(
     state: &AppState,
     runtime: &Runtime,
     conn: ClientConnection,
+    hold: Option<&Hold>,
     req: http::request::Parts,
     body: &mut Option<Incoming>,
     record: &mut AccessRecord,
@@ -191,7 +205,7 @@ async fn through(
     let capped = if http_body::Body::is_end_stream(&capped) {
         capped
     } else {
-        let keep = conn.hold();
+        let keep = hold.map(|hold| hold());
         capped.discard_rest_on_drop(keep)
     };
     let req = Request::from_parts(req, capped.boxed_unsync());

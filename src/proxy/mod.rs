@@ -80,15 +80,11 @@ pub struct ClientConnection {
     /// Marks the connection busy while the returned guard lives: a refused request body
     /// being discarded after its answer went out must not look like an idle connection
     /// (or the start of a slow request head) to the connection's timeouts.
-    pub hold: Option<Arc<dyn Fn() -> Box<dyn std::any::Any + Send> + Send + Sync>>,
+    pub hold: Option<Hold>,
 }
 
-impl ClientConnection {
-    /// A guard that keeps the connection counted busy (see `hold`).
-    pub fn hold(&self) -> Option<Box<dyn std::any::Any + Send>> {
-        self.hold.as_ref().map(|hold| hold())
-    }
-}
+/// Makes a guard that keeps a client connection counted busy while it lives.
+pub type Hold = Arc<dyn Fn() -> Box<dyn std::any::Any + Send> + Send + Sync>;
 
 /// What the handler decided, carried into forwarding.
 pub struct ForwardContext<'a> {

@@ -96,6 +96,7 @@ pub(super) async fn drive<C, F>(
                 begin_graceful_shutdown(conn.as_mut());
             }
             _ = ticker.tick() => {
+                activity.coarse_ms.store(activity.now_ms(), Ordering::Relaxed);
                 if activity.longest_unsent() >= timeouts.send_timeout {
                     // One stalled response ends the connection (hyper cannot reset a single
                     // HTTP/2 stream from here): its upstream connections are released.
@@ -197,6 +198,9 @@ pub(super) struct Activity {
     /// body for its next chunk only once the client has taken enough of the last one, so
     /// each stalled stream is seen, however busy the others are.
     unsent_since: Box<[AtomicU64]>,
+    /// `now_ms` as of the drive loop's last tick: the stamps use it, so handing a chunk to
+    /// hyper reads no clock (the ticks are a quarter of the shortest timeout apart).
+    coarse_ms: AtomicU64,
 }
 
 /// A free slot in `Activity::unsent_since`.
@@ -222,6 +226,7 @@ impl Activity {
             last_active_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(if http1 { 0 } else { NOT_WAITING }),
             unsent_since: (0..slots).map(|_| AtomicU64::new(FREE)).collect(),
+            coarse_ms: AtomicU64::new(0),
         }
     }
 
@@ -359,7 +364,7 @@ impl HttpBody for TrackedBody {
         match &polled {
             // This chunk waits for the client until hyper comes back for the next one.
             Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
-                let now = this.in_flight.0.now_ms();
+                let now = this.in_flight.0.coarse_ms.load(Ordering::Relaxed);
                 this.stamp(now);
             }
             // hyper came back: the client took what it had.
