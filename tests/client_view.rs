@@ -366,3 +366,73 @@ async fn plain_http_on_the_https_port_is_redirected() {
     // TLS clients are served as before.
     assert_eq!(h.get("/health", None).await.status, 200);
 }
+
+/// 413 and 429 as GET and HEAD, over HTTP/1.1 and HTTP/2: the same status, HEAD without a
+/// body and with the GET body's length.
+#[tokio::test]
+async fn head_and_get_of_413_and_429() {
+    let h = Harness::with(Options {
+        extra: "[auth.lockout]\nmax_retries = 1\n",
+        routes: r#"
+[[route]]
+path = "/api/small"
+auth = "none"
+max_body_bytes = 4
+
+[[route]]
+path = "/api/jobs"
+auth = ["basic"]
+"#,
+        ..Options::default()
+    })
+    .await;
+    // One wrong password bans the user: every later try is 429.
+    let wrong = |method: Method| {
+        Request::builder()
+            .method(method)
+            .uri(format!("https://{}/api/jobs", h.authority()))
+            .header(header::HOST, h.authority())
+            .header(header::AUTHORIZATION, basic("mallory", "wrong"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    assert_eq!(h.send(wrong(Method::GET)).await.status, 401);
+    let too_big = |method: Method| {
+        Request::builder()
+            .method(method)
+            .uri(format!("https://{}/api/small", h.authority()))
+            .header(header::HOST, h.authority())
+            .body(Full::new(Bytes::from_static(b"far too long")))
+            .unwrap()
+    };
+    for h2 in [false, true] {
+        for (status, make) in [
+            (429, &wrong as &dyn Fn(Method) -> Request<Full<Bytes>>),
+            (413, &too_big),
+        ] {
+            let send = |req| async {
+                if h2 {
+                    h.send_h2(req).await
+                } else {
+                    h.send(req).await
+                }
+            };
+            let get = send(make(Method::GET)).await;
+            let head = send(make(Method::HEAD)).await;
+            assert_eq!(get.status.as_u16(), status, "h2 {h2}: GET");
+            assert_eq!(head.status.as_u16(), status, "h2 {h2}: HEAD");
+            assert!(
+                head.body.is_empty(),
+                "h2 {h2} {status}: HEAD carried a body"
+            );
+            assert_eq!(
+                head.headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<usize>().ok()),
+                Some(get.body.len()),
+                "h2 {h2} {status}"
+            );
+        }
+    }
+}
