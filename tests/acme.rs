@@ -56,8 +56,22 @@ struct Pebble {
 }
 
 impl Pebble {
-    /// Starts both servers; `validity_secs` sets the lifetime of issued certificates.
+    /// Starts both servers; `validity_secs` sets the lifetime of issued certificates. Ports
+    /// are picked free and may be taken by another test before pebble binds them: a start
+    /// that does not come up is retried on new ports.
     async fn start(dir: &Path, ports: &Ports, validity_secs: Option<u64>) -> Pebble {
+        for _ in 0..3 {
+            if let Some(pebble) = Self::try_start(dir, ports, validity_secs).await {
+                return pebble;
+            }
+        }
+        panic!(
+            "pebble did not come up in 3 tries: {}",
+            std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default()
+        );
+    }
+
+    async fn try_start(dir: &Path, ports: &Ports, validity_secs: Option<u64>) -> Option<Pebble> {
         let key = rcgen::KeyPair::generate().unwrap();
         let params =
             rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -118,9 +132,11 @@ impl Pebble {
             tls_cert,
         };
         for port in [listen, management, dns_management] {
-            wait_for_port(port).await;
+            if !wait_for_port(port).await {
+                return None;
+            }
         }
-        pebble
+        Some(pebble)
     }
 
     /// The root that signs the certificates pebble issues (random per run).
@@ -155,12 +171,16 @@ impl Drop for Pebble {
     }
 }
 
-async fn wait_for_port(port: u16) {
+/// Whether something listens on `port` within 10 s.
+async fn wait_for_port(port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    true
 }
 
 fn trusting(pems: &[&str]) -> TlsConnector {
