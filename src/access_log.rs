@@ -109,7 +109,7 @@ pub fn log_access(record: &AccessRecord, response: &Response<Body>, started: Ins
     let user = record.user.as_deref().unwrap_or("-");
     let query = record.query.as_deref().unwrap_or("");
     match record.denied {
-        Some(reason) if reason.is_upstream_failure() => tracing::warn!(
+        Some(reason) if reason.is_upstream_failure() => tracing::info!(
             target: "frontdoor::access",
             client = %record.peer.ip(),
             method = %record.method,

@@ -95,10 +95,34 @@ fn check_private_mode(path: &Path, subject: &str, out: &mut Vec<Finding>) {
     }
 }
 
-/// Secrets read through `file:` must be as private as a TLS key.
+/// Secrets read through `file:` must not be readable by everyone: an error when others can
+/// read the file, a warning when its group can (fine when the group is frontdoor's own, as
+/// with a root:frontdoor 0640 file).
 fn check_secret_files(config: &Config, out: &mut Vec<Finding>) {
     for (key, path) in &config.secret_files {
-        check_private_mode(path, key, out);
+        let Ok(meta) = std::fs::metadata(path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        let subject = format!("{key} ({})", path.display());
+        if mode & 0o004 != 0 {
+            out.push(finding(
+                Severity::Error,
+                subject,
+                format!("readable by anyone on this machine (mode {mode:o})"),
+                format!(
+                    "chmod 600 {p} (or 640 with chgrp to frontdoor's group)",
+                    p = path.display()
+                ),
+            ));
+        } else if mode & 0o040 != 0 {
+            out.push(finding(
+                Severity::Warning,
+                subject,
+                format!("readable by its group (mode {mode:o})"),
+                "fine if the group is frontdoor's own; else chmod 600",
+            ));
+        }
     }
 }
 

@@ -85,7 +85,7 @@ enum Command {
     /// Edit an htpasswd file like Apache's htpasswd (bcrypt, which nginx and Apache read;
     /// argon2id with --argon2id).
     #[command(
-        override_usage = "frontdoor passwd [-cimBDv] [-C cost] FILE USER\n       frontdoor passwd -b[cmBDv] [-C cost] FILE USER PASSWORD\n       frontdoor passwd -n[imB] [-C cost] USER\n       frontdoor passwd -nb[mB] [-C cost] USER PASSWORD"
+        override_usage = "frontdoor passwd [-cimBDv] [--argon2id] [-C cost] FILE USER\n       frontdoor passwd -b[cmBDv] [-C cost] FILE USER PASSWORD\n       frontdoor passwd -n[imB] [-C cost] USER\n       frontdoor passwd -nb[mB] [-C cost] USER PASSWORD"
     )]
     Passwd(PasswdFlags),
     /// Translate another front door's config into a frontdoor config (printed to stdout).
@@ -209,9 +209,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let pid_file = config.server.pid_file.clone();
             runtime()?.block_on(async {
                 let server = frontdoor::server::start(config).await?;
-                if let Some(pid_file) = &pid_file {
-                    std::fs::write(pid_file, format!("{}\n", std::process::id()))
-                        .with_context(|| format!("cannot write {}", pid_file.display()))?;
+                if let Some(pid_file) = &pid_file
+                    && let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id()))
+                {
+                    // Serving matters more than `frontdoor reload`: SIGHUP still works.
+                    tracing::warn!(
+                        pid_file = %pid_file.display(),
+                        error = %e,
+                        "cannot write the pid file: `frontdoor reload` will not find this server (send SIGHUP instead)"
+                    );
                 }
                 server.run_until_signal().await;
                 anyhow::Ok(())
@@ -237,6 +243,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .trim()
                 .parse()
                 .with_context(|| format!("{} does not hold a process id", pid_file.display()))?;
+            // A stale file (after a crash) may name another process now: signal only a
+            // running `frontdoor serve`.
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if !cmdline.split(|b| *b == 0).any(|arg| arg == b"serve") {
+                bail!(
+                    "process {pid} (from {}) is not a running `frontdoor serve`: the pid file is stale",
+                    pid_file.display()
+                );
+            }
             let status = std::process::Command::new("kill")
                 .args(["-HUP", &pid.to_string()])
                 .status()
@@ -376,6 +391,9 @@ fn passwd(flags: PasswdFlags) -> ExitCode {
     }
     if usize::from(flags.bcrypt) + usize::from(flags.apr1) + usize::from(flags.argon2id) > 1 {
         return usage("choose one of -B, -m and --argon2id");
+    }
+    if flags.cost.is_some() && (flags.apr1 || flags.argon2id) {
+        return usage("-C sets a bcrypt cost: it goes with bcrypt, not -m or --argon2id");
     }
     let format = if flags.apr1 {
         HashFormat::Apr1

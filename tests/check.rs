@@ -224,7 +224,7 @@ fn findings_table() {
             },
             &[
                 "error: session.cookie_key",
-                "readable by group or others (mode 644)",
+                "readable by anyone on this machine (mode 644)",
                 "chmod 600",
             ],
             "error",

@@ -387,6 +387,11 @@ fn vps_config_passes_check() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("public and not exact"),
+        "the shipped config's public routes are exact: {}",
+        text(&out)
+    );
     // Before the first start, check says the certificate will be ordered.
     assert!(
         text(&out).contains(&format!("tls.acme ({DOMAIN}): no certificate yet")),

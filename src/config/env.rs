@@ -141,8 +141,8 @@ pub(super) fn guess_scalar(value: &str) -> toml::Value {
 
 /// Replaces `${NAME}` values with the environment variable and `file:/path` values with the
 /// file's content (trailing newline removed), so secrets never need to sit in the config.
-/// Every `file:` reference read is added to `secret_files` (key, path), for `check` to
-/// look at the file's mode.
+/// Every `file:` reference of a secret key (`SECRET_KEYS`) is added to `secret_files`
+/// (key, path), for `check` to look at the file's mode.
 pub(super) fn resolve_references(
     table: &mut toml::Table,
     prefix: &str,
@@ -191,11 +191,26 @@ pub(super) fn resolve_value(
                         key: path.to_string(),
                         problem: format!("cannot read `{secret_path}`: {e}"),
                     })?;
-                secret_files.push((path.to_string(), secret_path.into()));
+                if is_secret_key(path) {
+                    secret_files.push((path.to_string(), secret_path.into()));
+                }
                 *s = content.trim_end_matches(['\r', '\n']).to_string();
             }
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+/// Whether a dotted key (`session.previous_keys[0]`) is one of `SECRET_KEYS`.
+fn is_secret_key(path: &str) -> bool {
+    let base = path.split('[').next().unwrap_or(path);
+    SECRET_KEYS.iter().any(|(section, key, sub)| {
+        let name = if sub.is_empty() {
+            format!("{section}.{key}")
+        } else {
+            format!("{section}.{key}.{sub}")
+        };
+        name == base
+    })
 }

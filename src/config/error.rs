@@ -88,7 +88,7 @@ impl ConfigError {
     /// A parse error from the `toml` crate, with its position in `text` when it has one.
     pub(super) fn from_toml(file: &str, text: Option<&str>, e: &toml::de::Error) -> ConfigError {
         let (line, column) = match (text, e.span()) {
-            (Some(text), Some(span)) => {
+            (Some(text), Some(span)) if text.get(..span.start).is_some() => {
                 let before = text.get(..span.start).unwrap_or("");
                 let line = before.matches('\n').count() + 1;
                 let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

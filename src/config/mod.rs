@@ -360,7 +360,7 @@ impl Config {
         let raw: RawConfig = toml::Value::Table(table).try_into().map_err(
             |e: toml::de::Error| match toml::from_str::<RawConfig>(text) {
                 // The same mistake read from the text itself: now with its line and column.
-                Err(located) if located.span().is_some() => {
+                Err(located) if located.span().is_some() && located.message() == e.message() => {
                     ConfigError::from_toml(file, Some(text), &located)
                 }
                 // A value from an override or a reference: no position in the file.

@@ -95,6 +95,7 @@ realm = "frontdoor demo"
 
 [[route]]
 path = "/health"
+exact = true
 methods = ["GET"]
 auth = "none"
 
@@ -138,11 +139,20 @@ auth = ["basic"]
 /// and the htpasswd file of the generated user.
 pub async fn start(listen: SocketAddr, state_dir: &Path) -> Result<Demo, DemoError> {
     // Bind first, write after: a demo that cannot listen leaves the state directory alone.
-    if let Err(error) = std::net::TcpListener::bind(listen) {
-        return Err(DemoError::AddressTaken {
-            addr: listen,
-            error,
-        });
+    match std::net::TcpListener::bind(listen) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(DemoError::AddressTaken {
+                addr: listen,
+                error,
+            });
+        }
+        Err(error) => {
+            return Err(DemoError::Serve(ServeError::Bind {
+                addr: listen,
+                error,
+            }));
+        }
     }
     let agent = DemoAgent::start(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await

@@ -43,15 +43,20 @@ pub(super) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let settings = ConnSettings::current(&state);
+    // One deadline for the first byte and the handshake together.
+    let deadline = tokio::time::Instant::now() + settings.header_timeout;
+    let open = OpenConnection::new(&state);
     // A TLS connection starts with a handshake record (0x16). Anything else is most likely
     // plain HTTP sent to the HTTPS port: it gets a readable HTTP answer (a 308 to HTTPS, or
     // 400/421), as nginx (497) and Caddy do, instead of a TLS alert that curl reports as
     // "Received HTTP/0.9 when not allowed".
     let mut first = [0u8; 1];
-    match tokio::time::timeout(settings.header_timeout, stream.peek(&mut first)).await {
+    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] != TLS_HANDSHAKE_RECORD => {
             let https_port = stream.local_addr().map_or(443, |a| a.port());
-            tracing::debug!(client = %peer.ip(), "plain HTTP on the HTTPS port");
+            state.metrics.tls_handshake("plain_http");
+            tracing::info!(client = %peer.ip(), "plain HTTP on the HTTPS port: answering with a redirect to HTTPS");
+            drop(open);
             return super::plain_http::serve(stream, permit, https_port, state, shutdown).await;
         }
         Ok(Ok(1)) => {}
@@ -66,9 +71,9 @@ pub(super) async fn serve(
         }
     }
     // Held until the connection ends (a WebSocket tunnel it turns into has its own slot).
-    let _slot = (permit, OpenConnection::new(&state));
+    let _slot = (permit, open);
     let _ = stream.set_nodelay(true);
-    let tls = match tokio::time::timeout(settings.header_timeout, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             state.metrics.tls_handshake("failed");
