@@ -116,11 +116,12 @@ enum CertCommand {
         /// Names (DNS or IP) the certificate covers.
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
-        /// Where the certificate (PEM) is written.
-        #[arg(long, default_value = "certs/self-signed.crt")]
+        /// Where the certificate (PEM) is written (the default is where a config in
+        /// config/ with `self_signed = true` looks for it).
+        #[arg(long, default_value = "config/certs/self-signed.crt")]
         cert: PathBuf,
         /// Where the private key (PEM, mode 0600) is written.
-        #[arg(long, default_value = "certs/self-signed.key")]
+        #[arg(long, default_value = "config/certs/self-signed.key")]
         key: PathBuf,
     },
 }

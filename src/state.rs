@@ -76,6 +76,7 @@ impl Runtime {
             .map(|u| {
                 Upstream::new(
                     u.authority.clone(),
+                    u.host_header,
                     u.connect_timeout,
                     u.response_timeout,
                     tunnels.clone(),

@@ -303,3 +303,59 @@ fn serve_refuses_on_errors() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("chmod 600"), "{out}");
 }
+
+/// Relative paths in a config file (htpasswd, certificate and key, `file:` secrets) are
+/// read from the file's own folder, not from where frontdoor runs; a missing one is named
+/// by the path actually tried.
+#[test]
+fn relative_paths_are_read_from_the_config_files_folder() {
+    let dir = TempDir::new("relative");
+    clean(&dir);
+    write(&dir.join("cookie-key"), &"k".repeat(40), 0o600);
+    let text = "[server]\n[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[upstream]\nurl = \"http://127.0.0.1:8000\"\n\
+                [auth.basic]\nhtpasswd = \"htpasswd\"\n[session]\ncookie_key = \"file:cookie-key\"\n\
+                [[route]]\npath = \"/\"\nauth = [\"basic\"]\n";
+    let path = dir.join("frontdoor.toml");
+    std::fs::write(&path, text).unwrap();
+    let elsewhere = TempDir::new("elsewhere");
+    let check = |config: &Path| {
+        let out = Command::new(BIN)
+            .args(["check", "--strict", "--config"])
+            .arg(config)
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 errors, 0 warnings"), "{out}");
+
+    // The same config named by a relative path from another folder.
+    let nested = dir.join("nested");
+    std::fs::create_dir(&nested).unwrap();
+    let from_nested = Command::new(BIN)
+        .args(["check", "--config", "../frontdoor.toml"])
+        .current_dir(&nested)
+        .output()
+        .unwrap();
+    assert!(
+        from_nested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_nested.stderr)
+    );
+
+    std::fs::remove_file(dir.join("htpasswd")).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 1, "{out}");
+    let tried = dir.join("htpasswd").display().to_string();
+    assert!(out.contains(&tried), "names {tried}:\n{out}");
+
+    std::fs::remove_file(dir.join("cookie-key")).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 1, "{out}");
+    let tried = dir.join("cookie-key").display().to_string();
+    assert!(out.contains(&tried), "names {tried}:\n{out}");
+}

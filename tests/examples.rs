@@ -378,7 +378,7 @@ fn examples_ship_safe_defaults() {
         );
         assert_eq!(
             table["auth"]["basic"]["htpasswd"].as_str(),
-            Some("config/htpasswd"),
+            Some("../config/htpasswd"),
             "{name}"
         );
         let config = Config::from_toml(&example_text(name), name, &Env::default())
@@ -393,15 +393,23 @@ fn examples_ship_safe_defaults() {
     }
 }
 
-/// Pins that `frontdoor check --config examples/NAME.toml`, run from the repository root
-/// (where config/htpasswd is), exits 0 for every example.
+/// Pins that `frontdoor check --config examples/NAME.toml` exits 0 for every example, run
+/// from the repository root and from elsewhere (its `../config/htpasswd` is read from the
+/// example's folder).
 #[test]
 fn check_passes_for_every_example() {
-    for name in EXAMPLES {
+    let elsewhere = std::env::temp_dir();
+    for (name, cwd) in EXAMPLES.iter().flat_map(|name| {
+        [
+            (name, Path::new(env!("CARGO_MANIFEST_DIR"))),
+            (name, &elsewhere),
+        ]
+    }) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_frontdoor"));
         command
-            .args(["check", "--config", &format!("examples/{name}.toml")])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+            .args(["check", "--config"])
+            .arg(example_path(name))
+            .current_dir(cwd);
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FRONTDOOR_")) {
             command.env_remove(key);
         }

@@ -147,7 +147,7 @@ pub(super) fn resolve_references(
     table: &mut toml::Table,
     prefix: &str,
     env: &Env,
-    file: &str,
+    (file, base): (&str, Option<&std::path::Path>),
     secret_files: &mut Vec<(String, std::path::PathBuf)>,
 ) -> Result<(), ConfigError> {
     for (key, value) in table.iter_mut() {
@@ -156,7 +156,7 @@ pub(super) fn resolve_references(
         } else {
             format!("{prefix}.{key}")
         };
-        resolve_value(value, &path, env, file, secret_files)?;
+        resolve_value(value, &path, env, (file, base), secret_files)?;
     }
     Ok(())
 }
@@ -165,14 +165,20 @@ pub(super) fn resolve_value(
     value: &mut toml::Value,
     path: &str,
     env: &Env,
-    file: &str,
+    (file, base): (&str, Option<&std::path::Path>),
     secret_files: &mut Vec<(String, std::path::PathBuf)>,
 ) -> Result<(), ConfigError> {
     match value {
-        toml::Value::Table(t) => resolve_references(t, path, env, file, secret_files),
+        toml::Value::Table(t) => resolve_references(t, path, env, (file, base), secret_files),
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                resolve_value(item, &format!("{path}[{i}]"), env, file, secret_files)?;
+                resolve_value(
+                    item,
+                    &format!("{path}[{i}]"),
+                    env,
+                    (file, base),
+                    secret_files,
+                )?;
             }
             Ok(())
         }
@@ -184,15 +190,19 @@ pub(super) fn resolve_value(
                     problem: format!("environment variable `{name}` is not set"),
                 })?;
                 *s = resolved.to_string();
-            } else if let Some(secret_path) = s.strip_prefix("file:") {
+            } else if let Some(written) = s.strip_prefix("file:") {
+                let secret_path = match base {
+                    Some(base) => base.join(written),
+                    None => std::path::PathBuf::from(written),
+                };
                 let content =
-                    std::fs::read_to_string(secret_path).map_err(|e| ConfigError::Invalid {
+                    std::fs::read_to_string(&secret_path).map_err(|e| ConfigError::Invalid {
                         file: file.to_string(),
                         key: path.to_string(),
-                        problem: format!("cannot read `{secret_path}`: {e}"),
+                        problem: format!("cannot read `{}`: {e}", secret_path.display()),
                     })?;
                 if is_secret_key(path) {
-                    secret_files.push((path.to_string(), secret_path.into()));
+                    secret_files.push((path.to_string(), secret_path));
                 }
                 *s = content.trim_end_matches(['\r', '\n']).to_string();
             }

@@ -184,6 +184,22 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     /// Time allowed until the upstream's response headers arrive (bodies may stream longer).
     pub response_timeout: Duration,
+    /// The Host header the upstream receives.
+    pub host_header: HostHeader,
+}
+
+/// `host_header` of an upstream: which Host the application sees (X-Forwarded-Host always
+/// carries the client's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostHeader {
+    /// `"client"`: the Host the client asked for, with its port if it sent one (nginx's
+    /// `$http_host`, Caddy's and Traefik's default).
+    #[default]
+    Client,
+    /// `"client_name"`: the client's Host without the port (nginx's `$host`).
+    ClientName,
+    /// `"upstream"`: the url's host:port (nginx's default, `$proxy_host`).
+    Upstream,
 }
 
 #[derive(Debug, Clone)]
@@ -337,26 +353,48 @@ impl Config {
         Self::load_with_env(path, &Env::from_process())
     }
 
+    /// Relative paths in the file (the htpasswd file, certificates, the ACME folder, the
+    /// pid file, `file:` references, and the defaults of these) are read from the file's
+    /// own folder, wherever frontdoor was started from.
     pub fn load_with_env(path: &Path, env: &Env) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             file: file.clone(),
             error,
         })?;
-        let mut config = Self::from_toml(&text, &file, env)?;
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let base = std::path::absolute(folder).map_err(|error| ConfigError::Read {
+            file: file.clone(),
+            error,
+        })?;
+        let mut config = Self::parse(&text, &file, env, Some(&base))?;
         config.source_path = Some(path.to_path_buf());
         Ok(config)
     }
 
-    /// Parses and validates config text; `file` is only used in messages.
+    /// Parses and validates config text; `file` is only used in messages. Relative paths
+    /// stay relative to the working directory.
     pub fn from_toml(text: &str, file: &str, env: &Env) -> Result<Config, ConfigError> {
+        Self::parse(text, file, env, None)
+    }
+
+    /// Parses and validates config text, with relative paths read from `base` when given.
+    fn parse(
+        text: &str,
+        file: &str,
+        env: &Env,
+        base: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let mut table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::from_toml(file, Some(text), &e))?;
         refuse_literal_secrets(&table, file)?;
         apply_env_overrides(&mut table, env);
         let mut secret_files = Vec::new();
-        resolve_references(&mut table, "", env, file, &mut secret_files)?;
+        resolve_references(&mut table, "", env, (file, base), &mut secret_files)?;
         let raw: RawConfig = toml::Value::Table(table).try_into().map_err(
             |e: toml::de::Error| match toml::from_str::<RawConfig>(text) {
                 // The same mistake read from the text itself: now with its line and column.
@@ -369,7 +407,38 @@ impl Config {
         )?;
         let mut config = validate(raw, file)?;
         config.secret_files = secret_files;
+        if let Some(base) = base {
+            config.anchor_paths(base);
+        }
         Ok(config)
+    }
+
+    /// Makes every relative file path of the config relative to `base` (the config file's
+    /// folder), so messages name the file actually read and a reload reads the same one.
+    fn anchor_paths(&mut self, base: &Path) {
+        let anchor = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        };
+        if let Some(pid_file) = self.server.pid_file.as_mut() {
+            anchor(pid_file);
+        }
+        match &mut self.tls {
+            TlsSettings::Files { cert, key } | TlsSettings::SelfSigned { cert, key, .. } => {
+                anchor(cert);
+                anchor(key);
+            }
+            TlsSettings::Acme(acme) => {
+                anchor(&mut acme.cache_dir);
+                if let Some(roots) = acme.ca_roots.as_mut() {
+                    anchor(roots);
+                }
+            }
+        }
+        if let Some(basic) = self.basic.as_mut() {
+            anchor(&mut basic.htpasswd);
+        }
     }
 }
 

@@ -86,6 +86,7 @@ pub struct RawUpstream {
     pub url: String,
     pub connect_timeout_secs: Option<u64>,
     pub response_timeout_secs: Option<u64>,
+    pub host_header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

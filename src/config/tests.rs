@@ -435,3 +435,73 @@ fn typos_get_a_position_and_a_suggestion() {
     );
     assert_eq!(err.to_string().matches("t.toml").count(), 1, "{err}");
 }
+
+/// `upstream.host_header`: "client" by default; a value that is none of the three names
+/// them with nginx's equivalents.
+#[test]
+fn host_header_choices() {
+    let cfg = load(MINIMAL, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.upstreams[0].host_header, HostHeader::Client);
+    for (written, expected) in [
+        ("client", HostHeader::Client),
+        ("client_name", HostHeader::ClientName),
+        ("upstream", HostHeader::Upstream),
+    ] {
+        let text = MINIMAL.replace(
+            "url = \"http://127.0.0.1:8000\"",
+            &format!("url = \"http://127.0.0.1:8000\"\nhost_header = \"{written}\""),
+        );
+        let cfg = load(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.upstreams[0].host_header, expected);
+    }
+    let text = MINIMAL.replace(
+        "url = \"http://127.0.0.1:8000\"",
+        "url = \"http://127.0.0.1:8000\"\nhost_header = \"$host\"",
+    );
+    let message = error_text(&text, &[]);
+    assert!(message.contains("upstream.host_header"), "{message}");
+    assert!(
+        message.contains("\"client_name\" (without its port, nginx's $host)"),
+        "{message}"
+    );
+}
+
+/// A config loaded from a file reads its relative paths from the file's folder; one
+/// built from text keeps them as written.
+#[test]
+fn relative_paths_are_anchored_to_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("frontdoor-anchor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("realm"), "from a file\n").unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("{MINIMAL}\n[server]\npid_file = \"run/frontdoor.pid\"\n").replace(
+        "htpasswd = \"config/htpasswd\"",
+        "htpasswd = \"config/htpasswd\"\nrealm = \"file:realm\"",
+    );
+    let path = dir.join("frontdoor.toml");
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = Config::load_with_env(&path, &Env::default()).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let base = std::path::absolute(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cfg.basic.as_ref().map(|b| b.htpasswd.clone()),
+        Some(base.join("config/htpasswd"))
+    );
+    assert_eq!(cfg.server.pid_file, Some(base.join("run/frontdoor.pid")));
+    assert_eq!(
+        cfg.tls,
+        TlsSettings::SelfSigned {
+            cert: base.join("certs/self-signed.crt"),
+            key: base.join("certs/self-signed.key"),
+            hosts: vec!["localhost".into(), "127.0.0.1".into()],
+        }
+    );
+    assert_eq!(
+        cfg.basic.as_ref().map(|b| b.realm.as_str()),
+        Some("from a file")
+    );
+    let from_text = load(MINIMAL, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        from_text.basic.map(|b| b.htpasswd),
+        Some(PathBuf::from("config/htpasswd"))
+    );
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::raw::RawUpstream;
 use super::values::positive_secs;
-use super::{ConfigError, UpstreamSettings};
+use super::{ConfigError, HostHeader, UpstreamSettings};
 
 /// Validates the upstreams: `[upstream]` first (as `default`), then each named one.
 pub(super) fn upstreams(
@@ -87,5 +87,20 @@ fn upstream_settings(
             .map_err(|p| invalid("connect_timeout_secs", p))?,
         response_timeout: positive_secs(raw.response_timeout_secs, 60)
             .map_err(|p| invalid("response_timeout_secs", p))?,
+        host_header: match raw.host_header.as_deref() {
+            None | Some("client") => HostHeader::Client,
+            Some("client_name") => HostHeader::ClientName,
+            Some("upstream") => HostHeader::Upstream,
+            Some(other) => {
+                return Err(invalid(
+                    "host_header",
+                    format!(
+                        "`{other}` is not one of \"client\" (the Host the client sent, nginx's \
+                         $http_host), \"client_name\" (without its port, nginx's $host) or \
+                         \"upstream\" (the url's host:port, nginx's $proxy_host)"
+                    ),
+                ));
+            }
+        },
     })
 }

@@ -165,7 +165,10 @@ pub async fn start(listen: SocketAddr, state_dir: &Path) -> Result<Demo, DemoErr
     };
     let htpasswd = state_dir.join("htpasswd");
     tls::write_private(&htpasswd, line.as_bytes()).map_err(|e| write_err(&htpasswd, e))?;
-    let text = demo_config(listen, agent.addr, state_dir);
+    // The config names its files by absolute path: the same files whether it is read from
+    // this text or, later, from the file written beside them.
+    let folder = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let text = demo_config(listen, agent.addr, &folder);
     let config_path = state_dir.join("frontdoor.toml");
     tls::write_private(&config_path, text.as_bytes()).map_err(|e| write_err(&config_path, e))?;
     let config = Config::from_toml(&text, &config_path.display().to_string(), &Env::default())?;

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Identity;
-use crate::config::Cidr;
+use crate::config::{Cidr, HostHeader};
 use crate::errors::is_caused_by;
 use crate::limits::{BodyEnd, BodyStalled, BodyTooLarge, ClientBodyError};
 use crate::responses::{Body, Refusal};
@@ -83,6 +83,25 @@ pub struct ClientConnection {
     pub hold: Option<Hold>,
 }
 
+/// The Host an upstream receives (`host_header`), ready to insert.
+enum UpstreamHost {
+    Client,
+    ClientName,
+    Fixed(HeaderValue),
+}
+
+/// `agent.example.com:8443` -> `agent.example.com`, `[::1]:8443` -> `[::1]`.
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        }
+    } else {
+        host.split(':').next().unwrap_or(host)
+    }
+}
+
 /// Makes a guard that keeps a client connection counted busy while it lives.
 pub type Hold = Arc<dyn Fn() -> Box<dyn std::any::Any + Send> + Send + Sync>;
 
@@ -105,6 +124,7 @@ pub struct ForwardContext<'a> {
 /// The pooled client for one upstream.
 pub struct Upstream {
     pool: Arc<Pool>,
+    host: UpstreamHost,
     response_timeout: Duration,
     /// WebSocket tunnels outlive their HTTP connection; shutdown waits on this.
     tunnels: TaskTracker,
@@ -113,11 +133,22 @@ pub struct Upstream {
 impl Upstream {
     pub fn new(
         authority: http::uri::Authority,
+        host_header: HostHeader,
         connect_timeout: Duration,
         response_timeout: Duration,
         tunnels: TaskTracker,
     ) -> Self {
+        let host = match host_header {
+            HostHeader::Client => UpstreamHost::Client,
+            HostHeader::ClientName => UpstreamHost::ClientName,
+            HostHeader::Upstream => match HeaderValue::from_str(authority.as_str()) {
+                Ok(value) => UpstreamHost::Fixed(value),
+                // An authority always makes a header value; the client's Host otherwise.
+                Err(_) => UpstreamHost::Client,
+            },
+        };
         Upstream {
+            host,
             pool: Arc::new(Pool::new(
                 &authority,
                 connect_timeout,
@@ -149,6 +180,17 @@ impl Upstream {
         // Every other Upgrade (h2c, TLS, anything) is removed with the hop-by-hop headers:
         // a tunnel of another protocol would bypass every rule of the front door.
         rewrite_request_headers(&mut parts.headers, ctx);
+        match &self.host {
+            UpstreamHost::Client => {}
+            UpstreamHost::ClientName => {
+                if let Ok(name) = HeaderValue::from_str(host_without_port(ctx.host)) {
+                    parts.headers.insert(header::HOST, name);
+                }
+            }
+            UpstreamHost::Fixed(value) => {
+                parts.headers.insert(header::HOST, value.clone());
+            }
+        }
         if client_upgrade.is_some() {
             parts
                 .headers
@@ -294,6 +336,19 @@ pub fn is_websocket_upgrade(method: &http::Method, headers: &HeaderMap) -> bool 
 mod tests {
     use super::*;
     use http::header::HeaderName;
+
+    /// `host_header = "client_name"` drops the port, also of an IPv6 literal.
+    #[test]
+    fn host_without_its_port() {
+        assert_eq!(
+            host_without_port("agent.example.com:18443"),
+            "agent.example.com"
+        );
+        assert_eq!(host_without_port("agent.example.com"), "agent.example.com");
+        assert_eq!(host_without_port("[::1]:8443"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+        assert_eq!(host_without_port("127.0.0.1:8443"), "127.0.0.1");
+    }
 
     /// Only a GET with `Upgrade: websocket` and no body is a tunnel request.
     #[test]

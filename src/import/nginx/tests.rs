@@ -232,6 +232,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("upstream", "url", "str"),
     ("upstream", "connect_timeout_secs", "int"),
     ("upstream", "response_timeout_secs", "int"),
+    ("upstream", "host_header", "str"),
     ("limits", "max_body_bytes", "int"),
     ("ui", "dashboard", "bool"),
     ("ui", "workspace", "bool"),
@@ -345,9 +346,16 @@ fn seed_block_imports() {
         get(&t, &["server", "allow_public_bind"]),
         Some(&toml::Value::Boolean(true))
     );
+    // The file's one block is nginx's default server: it answered every Host.
+    assert!(get(&t, &["server", "hosts"]).is_none(), "{out}");
+    assert!(
+        out.contains("# hosts = [\"assistant.yourdomain.com\"]  # nginx answered every Host"),
+        "{out}"
+    );
     assert_eq!(
-        strings(get(&t, &["server", "hosts"])),
-        ["assistant.yourdomain.com"]
+        str_at(&t, &["upstream", "host_header"]).as_deref(),
+        Some("client_name"),
+        "{out}"
     );
     assert_eq!(
         get(&t, &["tls", "self_signed"]),
@@ -370,12 +378,7 @@ fn seed_block_imports() {
     assert_eq!(routes(&t).len(), 1);
     let root = route(&t, "/").unwrap_or_else(|| panic!("{out}"));
     assert_eq!(strings(root.get("auth")), ["basic"]);
-    assert!(
-        out.contains(
-            "# nginx: proxy_set_header Host $host -- not translated: frontdoor sets this itself"
-        ),
-        "{out}"
-    );
+    assert!(!out.contains("# nginx: proxy_set_header Host"), "{out}");
     assert!(
         out.contains("# nginx: proxy_set_header X-Real-IP $remote_addr -- not translated"),
         "{out}"
@@ -408,9 +411,18 @@ fn sites_available_imports() {
         ),
         "{out}"
     );
+    assert!(get(&t, &["server", "hosts"]).is_none(), "{out}");
+    assert!(out.contains("# hosts = [\"agent.example.com\"]"), "{out}");
+    // location / sets Host $host; the websocket location sets other headers only, so
+    // nginx sent it $proxy_host: the import follows the first and names the other.
     assert_eq!(
-        strings(get(&t, &["server", "hosts"])),
-        ["agent.example.com"]
+        str_at(&t, &["upstream", "host_header"]).as_deref(),
+        Some("client_name"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sent Host $proxy_host (nginx's default) -- not translated: frontdoor sends one Host per upstream"),
+        "{out}"
     );
     assert_eq!(
         str_at(&t, &["tls", "cert"]).as_deref(),
@@ -501,7 +513,9 @@ fn http_block_imports() {
     );
     assert!(get(&t, &["server", "allow_public_bind"]).is_none(), "{out}");
     assert!(get(&t, &["server", "http_listen"]).is_none(), "{out}");
-    assert_eq!(strings(get(&t, &["server", "hosts"])), ["agent.internal"]);
+    // The only block on 8443 (the other listens on 8081): nginx's default server there.
+    assert!(get(&t, &["server", "hosts"]).is_none(), "{out}");
+    assert!(out.contains("# hosts = [\"agent.internal\"]"), "{out}");
     assert!(
         out.contains("# nginx: server_name *.agent.internal -- not translated: wildcard"),
         "{out}"
@@ -766,7 +780,7 @@ fn picks_the_ssl_server_and_names_the_others() {
     );
     assert_valid(&out);
     let t = table(&out);
-    assert_eq!(strings(get(&t, &["server", "hosts"])), ["b"]);
+    assert!(get(&t, &["server", "hosts"]).is_none(), "{out}");
     assert!(
         out.contains("server { listen 8080; server_name a; ... } (line 1) -- not translated"),
         "{out}"
@@ -1142,3 +1156,5 @@ fn output_is_validated_by_the_loader() {
     assert!(refused.contains("server.listen"), "{refused}");
     assert!(validate(&out).is_ok());
 }
+
+mod hosts;

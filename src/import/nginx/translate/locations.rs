@@ -246,6 +246,7 @@ impl<'a> Translator<'a> {
 
         let mut scope = parent.clone();
         scope.apply_access(d.children());
+        scope.apply_proxy_headers(d.children());
         let mut notes = Vec::new();
         let mut proxy: Option<&Directive> = None;
         let mut deny: Option<String> = None;

@@ -67,6 +67,18 @@ pub(super) struct Scope {
     body_in_location: bool,
     read_timeout: Option<Timeout>,
     connect_timeout: Option<Timeout>,
+    /// The Host nginx sends upstream here.
+    host: HostRule,
+}
+
+/// The `Host` header nginx sends upstream at one level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) enum HostRule {
+    /// No `proxy_set_header Host`: nginx sends `$proxy_host`, proxy_pass's host:port.
+    #[default]
+    ProxyHost,
+    /// `proxy_set_header Host VALUE` (the value, the directive as written).
+    Set(String, String),
 }
 
 impl Scope {
@@ -145,6 +157,8 @@ impl Scope {
                     notes.push(note(d, "frontdoor does not check client certificates"));
                 }
             }
+            // Read with the rest of its level by `apply_proxy_headers`.
+            "proxy_set_header" if d.arg(0).is_some_and(|h| h.eq_ignore_ascii_case("host")) => {}
             "satisfy" => {
                 self.satisfy_any = d.arg(0) == Some("any");
                 notes.push(note(d, "frontdoor has no IP rules to combine with logins"));
@@ -152,6 +166,27 @@ impl Scope {
             _ => return false,
         }
         true
+    }
+
+    /// nginx inherits `proxy_set_header` lines only to a level that has none of its own: a
+    /// level with any (even of another header) and no `Host` line sends `$proxy_host`.
+    fn apply_proxy_headers<'d>(&mut self, level: impl IntoIterator<Item = &'d Directive>) {
+        let mut any = false;
+        let mut host = HostRule::ProxyHost;
+        for d in level
+            .into_iter()
+            .filter(|d| d.block.is_none() && d.name == "proxy_set_header")
+        {
+            any = true;
+            if let (Some(name), Some(value)) = (d.arg(0), d.arg(1))
+                && name.eq_ignore_ascii_case("host")
+            {
+                host = HostRule::Set(value.to_string(), d.render());
+            }
+        }
+        if any {
+            self.host = host;
+        }
     }
 
     /// Replaces the inherited access list when this level has `allow`/`deny` of its own.
@@ -251,6 +286,8 @@ pub(super) struct ServerFacts<'a> {
     header_timeout: Option<&'a Directive>,
     idle_timeout: Option<&'a Directive>,
     locations: Vec<&'a Directive>,
+    /// nginx sent it every request whose Host no other block names (on its TLS port).
+    default_server: bool,
 }
 
 /// The routes and everything decided along with them.
@@ -265,6 +302,14 @@ pub(super) struct RoutePlan {
     read_timeouts: Vec<Timeout>,
     connect_timeouts: Vec<Timeout>,
     ui: Vec<(&'static str, bool, Option<String>)>,
+    host: HostPlan,
+}
+
+/// The Host nginx sent the upstream, and the locations that sent another (head, line, rule).
+#[derive(Default)]
+pub(super) struct HostPlan {
+    rule: HostRule,
+    others: Vec<(String, usize, HostRule)>,
 }
 
 /// The two listeners frontdoor has.
@@ -324,7 +369,8 @@ impl<'a> Translator<'a> {
             .filter(|(i, _)| *i != chosen_index)
             .map(|(_, s)| *s)
             .collect();
-        let facts = self.read_server(server, &http);
+        let mut facts = self.read_server(server, &http);
+        facts.default_server = is_default_server(&http.servers, chosen_index);
 
         // Locations, flattened in document order.
         for loc in &facts.locations {
@@ -343,14 +389,16 @@ impl<'a> Translator<'a> {
                     file: self.file.to_string(),
                 })?;
         self.note_unused_upstreams(facts.proxy);
-        let plan = self.build_routes(&facts, &primary);
+        let host = self.host_rules(&primary, &facts.scope);
+        let mut plan = self.build_routes(&facts, &primary);
+        plan.host = host;
         let listeners = self.listeners(&facts, &others);
 
         let mut out = String::new();
         self.emit_header(&mut out, server, &plan);
         self.emit_server(&mut out, &facts, &listeners);
         self.emit_tls(&mut out, &facts);
-        self.emit_upstream(&mut out, &primary, &primary_from, &plan);
+        self.emit_upstream(&mut out, (&primary, &primary_from), &plan);
         self.emit_limits_and_ui(&mut out, &facts, &plan);
         self.emit_auth(&mut out, &plan);
         self.emit_routes(&mut out, &plan);
@@ -396,6 +444,7 @@ impl<'a> Translator<'a> {
             }
         }
         http.scope.apply_access(http_level.iter().copied());
+        http.scope.apply_proxy_headers(http_level.iter().copied());
         for n in notes {
             self.push(Section::Other, n);
         }
@@ -416,8 +465,10 @@ impl<'a> Translator<'a> {
             header_timeout: http.header_timeout,
             idle_timeout: http.idle_timeout,
             locations: Vec::new(),
+            default_server: false,
         };
         facts.scope.apply_access(server.children());
+        facts.scope.apply_proxy_headers(server.children());
         let mut seen_names: HashSet<String> = HashSet::new();
         for d in server.children() {
             let mut level_notes = Vec::new();
@@ -740,6 +791,64 @@ impl<'a> Translator<'a> {
             block,
         })
     }
+}
+
+/// The ports a server block listens on (its `ssl` ones when it has any: those are the
+/// ones frontdoor takes over), each with whether it is marked `default_server`.
+fn listen_ports(server: &Directive) -> Vec<(u16, bool)> {
+    let listens: Vec<&Directive> = server
+        .children()
+        .iter()
+        .filter(|d| d.name == "listen" && d.block.is_none())
+        .collect();
+    if listens.is_empty() {
+        return vec![(80, false)];
+    }
+    let ssl_only = listens
+        .iter()
+        .any(|d| d.args.iter().skip(1).any(|a| a == "ssl"));
+    listens
+        .iter()
+        .filter(|d| !ssl_only || d.args.iter().skip(1).any(|a| a == "ssl"))
+        .filter_map(|d| {
+            let addr = d.arg(0)?;
+            if addr.starts_with("unix:") {
+                return None;
+            }
+            let port = if let Some(rest) = addr.strip_prefix('[') {
+                rest.split_once(']')?.1.strip_prefix(':').unwrap_or("80")
+            } else if addr.bytes().all(|b| b.is_ascii_digit()) {
+                addr
+            } else {
+                addr.rsplit_once(':').map_or("80", |(_, p)| p)
+            };
+            let marked = d
+                .args
+                .iter()
+                .skip(1)
+                .any(|a| a == "default_server" || a == "default");
+            Some((port.parse().ok()?, marked))
+        })
+        .collect()
+}
+
+/// Whether nginx made `servers[chosen]` the default server of one of its ports: marked
+/// `default_server` there, or the first block of the file on that port when none is
+/// marked. A default server answers every Host no other block names (an IP address, say).
+/// Blocks in other files (`include`, sites-enabled) are not seen.
+pub(super) fn is_default_server(servers: &[&Directive], chosen: usize) -> bool {
+    let Some(server) = servers.get(chosen) else {
+        return false;
+    };
+    let all: Vec<Vec<(u16, bool)>> = servers.iter().map(|s| listen_ports(s)).collect();
+    listen_ports(server).into_iter().any(|(port, marked)| {
+        marked
+            || (!all.iter().flatten().any(|&(p, m)| p == port && m)
+                && all
+                    .iter()
+                    .position(|ports| ports.iter().any(|&(p, _)| p == port))
+                    == Some(chosen))
+    })
 }
 
 /// The server block to translate: the first that listens with `ssl` and proxies, else the

@@ -65,11 +65,22 @@ impl<'a> Translator<'a> {
             ));
             out.push('\n');
         }
-        if !facts.names.is_empty() {
+        if !facts.names.is_empty() && facts.default_server {
+            out.push_str(&format!(
+                "# hosts = {}  # nginx answered every Host here (an IP address too): this block \
+                 is the default server of its port, so its server_name did not limit it. \
+                 Uncomment to answer only these names (others get 421)\n",
+                toml_list(&facts.names)
+            ));
+        } else if !facts.names.is_empty() {
             out.push_str(&kv(
                 "hosts",
                 toml_list(&facts.names),
-                Some("server_name: other Host headers get 421"),
+                Some(
+                    "server_name: another block of this file was nginx's default server for \
+                     the port, so nginx sent this one only these names; other Host headers \
+                     get 421",
+                ),
             ));
             out.push('\n');
         }
@@ -162,8 +173,7 @@ impl<'a> Translator<'a> {
     pub(super) fn emit_upstream(
         &mut self,
         out: &mut String,
-        primary: &ProxyTarget,
-        primary_from: &str,
+        (primary, primary_from): (&ProxyTarget, &str),
         plan: &RoutePlan,
     ) {
         out.push_str("\n[upstream]\n");
@@ -172,6 +182,7 @@ impl<'a> Translator<'a> {
         if let Some(via) = &primary.via {
             out.push_str(&format!("# {}\n", clean(via)));
         }
+        self.emit_host_header(out, primary, &plan.host);
         for (key, list, what) in [
             (
                 "connect_timeout_secs",
@@ -202,6 +213,75 @@ impl<'a> Translator<'a> {
             ));
         }
         self.flush(out, Section::Upstream);
+    }
+
+    /// The Host nginx sent to the primary upstream: the first location proxying to it
+    /// decides (the server's rule when no location does); the locations that sent another
+    /// are returned with it, to be named. Read before `build_routes` takes the records.
+    pub(super) fn host_rules(&self, primary: &ProxyTarget, server_scope: &Scope) -> HostPlan {
+        let mut rules = self
+            .records
+            .iter()
+            .filter_map(|r| match (&r.action, &r.proxy) {
+                (Action::Proxy, Some(Ok(t))) if t.origin == primary.origin => {
+                    Some((r.head.clone(), r.line, r.scope.host.clone()))
+                }
+                _ => None,
+            });
+        let rule = rules
+            .next()
+            .map_or_else(|| server_scope.host.clone(), |(_, _, rule)| rule);
+        let others = rules.filter(|(_, _, other)| *other != rule).collect();
+        HostPlan { rule, others }
+    }
+
+    /// `host_header`: frontdoor's nearest choice to the Host nginx sent.
+    fn emit_host_header(&self, out: &mut String, primary: &ProxyTarget, host: &HostPlan) {
+        let rule = &host.rule;
+        let describe = |rule: &HostRule| match rule {
+            HostRule::ProxyHost => "$proxy_host (nginx's default)".to_string(),
+            HostRule::Set(value, _) => value.clone(),
+        };
+        match rule {
+            HostRule::ProxyHost => {
+                let mut why = "nginx's default with no `proxy_set_header Host`: proxy_pass's \
+                               host:port ($proxy_host)"
+                    .to_string();
+                if let Some(block) = &primary.block {
+                    why.push_str(&format!(
+                        "; nginx sent the upstream block's name `{block}`, frontdoor sends the \
+                         address in url"
+                    ));
+                }
+                out.push_str(&kv("host_header", toml_str("upstream"), Some(&why)));
+                out.push('\n');
+            }
+            HostRule::Set(value, text) => match value.as_str() {
+                "$host" | "$http_host" | "$proxy_host" => {
+                    let choice = match value.as_str() {
+                        "$host" => "client_name",
+                        "$http_host" => "client",
+                        _ => "upstream",
+                    };
+                    out.push_str(&kv("host_header", toml_str(choice), Some(text)));
+                    out.push('\n');
+                }
+                _ => out.push_str(&format!(
+                    "# nginx: {} -- not translated: frontdoor sends the client's Host \
+                     (host_header = \"client\", the default), without its port \
+                     (\"client_name\") or the url's host:port (\"upstream\")\n",
+                    clean(text)
+                )),
+            },
+        }
+        for (head, line, other) in &host.others {
+            out.push_str(&format!(
+                "# nginx: {} (line {line}) sent Host {} -- not translated: frontdoor sends one \
+                 Host per upstream, the one above\n",
+                clean(head),
+                clean(&describe(other))
+            ));
+        }
     }
 
     pub(super) fn emit_limits_and_ui(
