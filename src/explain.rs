@@ -164,5 +164,6 @@ fn auth_name(method: AuthMethod) -> &'static str {
         AuthMethod::Basic => "basic",
         AuthMethod::Oidc => "oidc",
         AuthMethod::OidcBearer => "oidcbearer",
+        AuthMethod::ApiKey => "api_key",
     }
 }

@@ -177,11 +177,13 @@ async fn through(
             &req.headers,
             &config.server.trusted_proxies,
         ),
+        path: &target.path,
         return_to: &path_and_query,
         host: &target.host,
     };
     let with = Authenticators {
         basic: runtime.basic.as_deref(),
+        api_keys: runtime.api_keys.as_deref(),
         oidc: state.oidc.as_deref(),
         lockout: &state.lockout,
         metrics: &state.metrics,

@@ -98,6 +98,65 @@ enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// API keys for programs (routes with auth = ["api_key"]): add, list, revoke, rotate.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+/// Where the key file is: `--file`, else the config's `[auth.api_keys] file`.
+#[derive(clap::Args)]
+struct KeyFileArgs {
+    /// The key file (default: [auth.api_keys] file of the config).
+    #[arg(long, conflicts_with = "config")]
+    file: Option<PathBuf>,
+    /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a key and print it once, alone on its line (KEY=$(frontdoor key add ci)).
+    Add {
+        /// The key's name: what the upstream sees in X-Forwarded-User and the log shows.
+        name: String,
+        #[command(flatten)]
+        file: KeyFileArgs,
+        /// Only this path and below (repeatable; default: every route that allows keys).
+        #[arg(long = "route")]
+        routes: Vec<String>,
+        /// Only this method (repeatable; GET also allows HEAD; default: every method).
+        #[arg(long = "method")]
+        methods: Vec<String>,
+        /// When it stops working: a duration (90d, 12h, 2w) or a date (2027-03-01).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List the keys: name, scope, dates, when last used (never the key or its digest).
+    List {
+        #[command(flatten)]
+        file: KeyFileArgs,
+    },
+    /// Remove a key (a running frontdoor refuses it within a second).
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        file: KeyFileArgs,
+    },
+    /// Print a new key for NAME with the same scope; the old key keeps working for --grace.
+    Rotate {
+        name: String,
+        #[command(flatten)]
+        file: KeyFileArgs,
+        /// How long the old key keeps working (0: stops now).
+        #[arg(long, default_value = "24h")]
+        grace: String,
+        /// The new key's expiry (default: the old key's lifetime again, or never).
+        #[arg(long)]
+        expires: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +214,87 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The key file a `key` command edits.
+fn key_file(args: KeyFileArgs) -> Result<PathBuf> {
+    if let Some(file) = args.file {
+        return Ok(file);
+    }
+    let path = config_path(args.config);
+    let config = Config::load(&path)?;
+    match config.api_keys {
+        Some(keys) => Ok(keys.file),
+        None => bail!(
+            "{} has no [auth.api_keys]; add `[auth.api_keys] file = \"api-keys.toml\"` to it \
+             (relative to its folder), or name the file with --file",
+            path.display()
+        ),
+    }
+}
+
+fn key_command(command: KeyCommand) -> Result<ExitCode> {
+    use frontdoor::auth::api_keys::commands::{self, AddOptions};
+    let now = frontdoor::clock::now_unix();
+    match command {
+        KeyCommand::Add {
+            name,
+            file,
+            routes,
+            methods,
+            expires,
+        } => {
+            let path = key_file(file)?;
+            let options = AddOptions {
+                name: name.clone(),
+                routes,
+                methods,
+                expires,
+            };
+            let key = commands::add(&path, &options, now)?;
+            // The key alone on stdout; what to do with it on stderr.
+            println!("{key}");
+            eprintln!(
+                "added key `{name}` to {}: it is shown this once; send it as                  `Authorization: Bearer KEY` or `X-API-Key: KEY`",
+                path.display()
+            );
+        }
+        KeyCommand::List { file } => {
+            let path = key_file(file)?;
+            print!("{}", commands::list(&path, now)?);
+        }
+        KeyCommand::Revoke { name, file } => {
+            let path = key_file(file)?;
+            let removed = commands::revoke(&path, &name)?;
+            eprintln!(
+                "revoked `{name}` ({removed} key{}): a running frontdoor refuses it within a second",
+                if removed == 1 { "" } else { "s" }
+            );
+        }
+        KeyCommand::Rotate {
+            name,
+            file,
+            grace,
+            expires,
+        } => {
+            let path = key_file(file)?;
+            let grace_secs = if grace == "0" {
+                0
+            } else {
+                commands::parse_duration(&grace).with_context(|| {
+                    format!("--grace `{grace}`: give a duration like 24h, 30m or 0")
+                })?
+            };
+            let (key, old_until) =
+                commands::rotate(&path, &name, grace_secs, expires.as_deref(), now)?;
+            println!("{key}");
+            eprintln!(
+                "new key for `{name}` shown this once; the old key works until {}",
+                frontdoor::clock::format_rfc3339(old_until)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn config_path(flag: Option<PathBuf>) -> PathBuf {
@@ -291,6 +431,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{toml}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Key { command } => key_command(command),
         Command::Cert {
             command: CertCommand::SelfSigned { hosts, cert, key },
         } => {

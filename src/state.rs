@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::api_keys::ApiKeys;
 use crate::auth::basic::BasicAuth;
 use crate::auth::oidc::Oidc;
 use crate::certificates::CertificateSlot;
@@ -38,6 +39,7 @@ pub struct Runtime {
     pub config: Config,
     pub upstreams: Vec<Upstream>,
     pub basic: Option<Arc<BasicAuth>>,
+    pub api_keys: Option<Arc<ApiKeys>>,
 }
 
 /// Why a config could not be turned into a [`Runtime`].
@@ -49,6 +51,9 @@ pub enum RuntimeError {
         path: String,
         source: crate::auth::htpasswd::HtpasswdError,
     },
+    /// The key file of `[auth.api_keys]` cannot be used.
+    #[error("{0}")]
+    ApiKeys(#[from] crate::auth::api_keys::KeyFileError),
 }
 
 impl Runtime {
@@ -70,6 +75,10 @@ impl Runtime {
                 Some(Arc::new(auth))
             }
         };
+        let api_keys = match &config.api_keys {
+            None => None,
+            Some(k) => Some(Arc::new(ApiKeys::load(k.file.clone())?)),
+        };
         let upstreams = config
             .upstreams
             .iter()
@@ -87,6 +96,7 @@ impl Runtime {
             config,
             upstreams,
             basic,
+            api_keys,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Who is asking: the authentication step of a request, and the identity it yields.
 
+pub mod api_keys;
 pub mod basic;
 pub mod htpasswd;
 pub mod oidc;
@@ -13,6 +14,7 @@ use crate::config::{AuthMethod, Route};
 use crate::limits::lockout::{BanReason, Lockout};
 use crate::metrics::Metrics;
 use crate::responses::Refusal;
+use api_keys::{ApiKeys, KeyVerdict};
 use basic::Verification;
 use basic::{BasicAuth, parse_basic_header};
 
@@ -27,6 +29,15 @@ pub struct Identity {
 }
 
 impl Identity {
+    fn api_key(name: String) -> Identity {
+        Identity {
+            user: name,
+            method: AuthMethod::ApiKey,
+            email: None,
+            groups: Vec::new(),
+        }
+    }
+
     fn basic(user: String) -> Identity {
         Identity {
             user,
@@ -44,6 +55,8 @@ pub struct RequestFacts<'a> {
     /// The client's address (from a trusted proxy's X-Forwarded-For where one applies):
     /// what lockouts count per address.
     pub client: IpAddr,
+    /// The normalized path: what an API key's scope is compared with.
+    pub path: &'a str,
     /// The normalized path and query: where a login started here returns to.
     pub return_to: &'a str,
     /// The validated `host[:port]` the request was sent to.
@@ -55,6 +68,8 @@ pub struct RequestFacts<'a> {
 pub struct Authenticators<'a> {
     /// The users of `[auth.basic]`.
     pub basic: Option<&'a BasicAuth>,
+    /// The keys of `[auth.api_keys]`.
+    pub api_keys: Option<&'a ApiKeys>,
     /// The OpenID provider of `[auth.oidc]`.
     pub oidc: Option<&'a oidc::Oidc>,
     /// Failure counts and bans.
@@ -77,6 +92,7 @@ pub async fn authenticate(
 ) -> Result<Option<Identity>, Refusal> {
     let Authenticators {
         basic,
+        api_keys,
         oidc,
         lockout,
         metrics,
@@ -88,10 +104,23 @@ pub async fn authenticate(
     let mut realm = "frontdoor".to_string();
     for method in &route.auth {
         match method {
+            AuthMethod::ApiKey => {
+                let Some(keys) = api_keys else { continue };
+                let Some(presented) = presented_api_key(headers) else {
+                    continue;
+                };
+                return check_api_key(keys, presented, route, facts, lockout, metrics).map(Some);
+            }
             AuthMethod::OidcBearer => {
                 let (Some(oidc), Some(token)) = (oidc, bearer_token(headers)) else {
                     continue;
                 };
+                // An API key sent as a bearer token is the api_key method's to check.
+                if token.starts_with(api_keys::format::PREFIX)
+                    && route.auth.contains(&AuthMethod::ApiKey)
+                {
+                    continue;
+                }
                 return match oidc.verify_bearer(token, oidc::now_unix()).await {
                     Ok(identity) => admit(route, oidc, identity, AuthMethod::OidcBearer).map(Some),
                     Err(e) => {
@@ -187,9 +216,69 @@ pub async fn authenticate(
     }
     if route.auth.contains(&AuthMethod::Basic) {
         Err(Refusal::BadCredentials { realm })
+    } else if route.auth == [AuthMethod::ApiKey] && bearer_token(headers).is_some() {
+        // A bearer token that is not a key, on a route that takes only keys.
+        Err(Refusal::InvalidApiKey)
     } else {
         Err(Refusal::NotSignedIn)
     }
+}
+
+/// The API key a request presents: `X-API-Key: KEY`, or `Authorization: Bearer fdk_...`
+/// (exactly one of each header; an Authorization of another kind is not a key).
+fn presented_api_key(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(X_API_KEY).iter();
+    if let (Some(value), None) = (values.next(), values.next()) {
+        return value.to_str().ok().map(str::trim);
+    }
+    bearer_token(headers).filter(|t| t.starts_with(api_keys::format::PREFIX))
+}
+
+/// The `X-API-Key` request header.
+pub const X_API_KEY: &str = "x-api-key";
+
+/// Checks a presented key: 429 while the address is banned (before any lookup), 401 for a
+/// key that is not in force (counted toward the address's ban), 403 outside its scope.
+fn check_api_key(
+    keys: &ApiKeys,
+    presented: &str,
+    route: &Route,
+    facts: &RequestFacts<'_>,
+    lockout: &Lockout,
+    metrics: &Metrics,
+) -> Result<Identity, Refusal> {
+    let client = facts.client;
+    if let Err(banned) = lockout.check_address(client) {
+        return Err(refused("(api key)", client, banned));
+    }
+    let key = match keys.verify(presented, crate::clock::now_unix()) {
+        KeyVerdict::Valid(key) => key,
+        verdict => {
+            // Never the key itself in a log line: the name when it is known.
+            let (reason, name) = match &verdict {
+                KeyVerdict::Expired(key) => ("expired key", key.entry.name.as_str()),
+                KeyVerdict::Malformed => ("not a key (shape or checksum)", "-"),
+                _ => ("unknown or revoked key", "-"),
+            };
+            tracing::warn!(key = %name, client = %client, reason, "api key refused");
+            metrics.login_failed();
+            if lockout.address_failed(client) {
+                metrics.ban_started(ban_reason(BanReason::ClientAddress));
+                tracing::warn!(
+                    client = %client,
+                    reason = ban_reason(BanReason::ClientAddress),
+                    ban_secs = lockout.settings().ban_time.as_secs(),
+                    "login ban started"
+                );
+            }
+            return Err(Refusal::InvalidApiKey);
+        }
+    };
+    if !key.entry.allows(facts.method, facts.path) {
+        tracing::warn!(key = %key.entry.name, route = %route.path, "api key used outside its scope");
+        return Err(Refusal::KeyOutOfScope);
+    }
+    Ok(Identity::api_key(key.entry.name.clone()))
 }
 
 /// `Authorization: Bearer TOKEN` (exactly one Authorization header).

@@ -84,6 +84,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     pub ui: UiSwitches,
     pub basic: Option<BasicSettings>,
+    /// `[auth.api_keys]`: where the keys of `frontdoor key` are kept.
+    pub api_keys: Option<ApiKeySettings>,
     pub oidc: Option<OidcSettings>,
     pub session: Option<SessionSettings>,
     pub lockout: LockoutSettings,
@@ -203,6 +205,11 @@ pub enum HostHeader {
 }
 
 #[derive(Debug, Clone)]
+pub struct ApiKeySettings {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
 pub struct BasicSettings {
     pub htpasswd: PathBuf,
     pub realm: String,
@@ -300,6 +307,8 @@ pub enum AuthMethod {
     Oidc,
     /// `Authorization: Bearer <JWT>` signed by the same provider, for programs.
     OidcBearer,
+    /// A key of `[auth.api_keys]` (`Authorization: Bearer fdk_...` or `X-API-Key`).
+    ApiKey,
 }
 
 /// One `[[route]]` after validation.
@@ -439,6 +448,9 @@ impl Config {
         if let Some(basic) = self.basic.as_mut() {
             anchor(&mut basic.htpasswd);
         }
+        if let Some(keys) = self.api_keys.as_mut() {
+            anchor(&mut keys.file);
+        }
     }
 }
 
@@ -449,6 +461,21 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
     let tls = tls::tls_settings(raw.tls, server.http_listen.is_some(), file)?;
     let upstreams = upstream::upstreams(raw.upstream, raw.upstreams, file)?;
     let basic = auth::basic_settings(raw.auth.basic, file)?;
+    let api_keys = match raw.auth.api_keys {
+        None => None,
+        Some(k) if k.file.is_empty() => {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                key: "auth.api_keys.file".to_string(),
+                problem:
+                    "is empty: name the file `frontdoor key add` writes, e.g. \"api-keys.toml\""
+                        .to_string(),
+            });
+        }
+        Some(k) => Some(ApiKeySettings {
+            file: k.file.into(),
+        }),
+    };
     let oidc = match raw.auth.oidc {
         None => None,
         Some(o) => Some(auth::oidc_settings(o, file)?),
@@ -463,6 +490,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         &routes::RouteContext {
             upstreams: &upstreams,
             basic: basic.is_some(),
+            api_keys: api_keys.is_some(),
             oidc: oidc.is_some(),
             session: session.is_some(),
         },
@@ -483,6 +511,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         max_body_bytes: raw.limits.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         ui,
         basic,
+        api_keys,
         oidc,
         session,
         lockout,

@@ -145,6 +145,14 @@ pub struct RawAuth {
     pub basic: Option<RawBasic>,
     pub lockout: Option<RawLockout>,
     pub oidc: Option<RawOidc>,
+    pub api_keys: Option<RawApiKeys>,
+}
+
+/// `[auth.api_keys]`: keys for programs, managed with `frontdoor key`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKeys {
+    pub file: String,
 }
 
 /// `[auth.oidc]`: sign-in with an OpenID provider.

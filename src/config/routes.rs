@@ -11,6 +11,7 @@ use crate::policy::normalize::normalize_path;
 pub(super) struct RouteContext<'a> {
     pub upstreams: &'a [UpstreamSettings],
     pub basic: bool,
+    pub api_keys: bool,
     pub oidc: bool,
     pub session: bool,
 }
@@ -143,12 +144,24 @@ pub(super) fn routes(
                     }
                     auth.push(AuthMethod::OidcBearer);
                 }
+                "api_key" => {
+                    if !ctx.api_keys {
+                        return Err(invalid(
+                            &key("auth"),
+                            "uses \"api_key\" but [auth.api_keys] is not configured: add \
+                             `[auth.api_keys] file = \"api-keys.toml\"` and create keys with \
+                             `frontdoor key add NAME`"
+                                .to_string(),
+                        ));
+                    }
+                    auth.push(AuthMethod::ApiKey);
+                }
                 other => {
                     return Err(invalid(
                         &key("auth"),
                         format!(
                             "unknown or unsupported auth method `{other}` \
-                             (known: none, basic, oidc, oidc_bearer)"
+                             (known: none, basic, oidc, oidc_bearer, api_key)"
                         ),
                     ));
                 }

@@ -339,6 +339,31 @@ impl Lockout {
         }
     }
 
+    /// Refuses a banned address before a credential without a user (an API key) is looked
+    /// up.
+    pub fn check_address(&self, client: IpAddr) -> Result<(), Banned> {
+        let now = Instant::now();
+        match self.addresses.banned_for(&address_key(client), now) {
+            Some(retry_after) => Err(Banned {
+                reason: BanReason::ClientAddress,
+                retry_after,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed credential without a user (a wrong API key) against the address;
+    /// true when it started a ban.
+    pub fn address_failed(&self, client: IpAddr) -> bool {
+        let settings = self.settings();
+        self.addresses.fail(
+            &address_key(client),
+            Instant::now(),
+            settings.max_retries_per_ip,
+            &settings,
+        )
+    }
+
     /// A successful login clears that user's failures (not the address's: a spray from
     /// one address that guesses one password right is still a spray).
     pub fn record_success(&self, user: &str) {

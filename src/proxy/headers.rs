@@ -312,6 +312,14 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     {
         headers.remove(header::AUTHORIZATION);
     }
+    // Nor does an API key frontdoor checked.
+    if !ctx.forward_authorization
+        && ctx
+            .identity
+            .is_some_and(|i| i.method == crate::config::AuthMethod::ApiKey)
+    {
+        headers.remove(crate::auth::X_API_KEY);
+    }
     // HTTP/2 may split cookies over several fields; HTTP/1.1 upstreams expect one
     // (RFC 9113 section 8.2.3).
     let cookies: Vec<Vec<u8>> = headers

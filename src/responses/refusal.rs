@@ -37,6 +37,12 @@ pub enum Refusal {
     /// 401 JSON with a Bearer challenge: no session and not a browser navigation (an API
     /// call, fetch, upgrade), never a redirect.
     NotSignedIn,
+    /// 401 JSON with `Bearer error="invalid_token"`: an API key that is malformed,
+    /// unknown, revoked or expired.
+    InvalidApiKey,
+    /// 403 JSON: a valid API key used outside its scope (paths, methods). The answer names
+    /// neither the key's scope nor other keys.
+    KeyOutOfScope,
     /// 302 to the provider: a browser navigating without a session.
     SignIn { location: String },
     /// 403: signed in, but the route's allow rules do not include this identity.
@@ -70,6 +76,8 @@ pub enum Reason {
     LoginBanned,
     BadCredentials,
     NotSignedIn,
+    InvalidApiKey,
+    KeyOutOfScope,
     SignInRequired,
     NotAllowed,
     SignInFailed,
@@ -95,6 +103,8 @@ impl Reason {
             Reason::LoginBanned => "login banned",
             Reason::BadCredentials => "bad credentials",
             Reason::NotSignedIn => "not signed in",
+            Reason::InvalidApiKey => "invalid api key",
+            Reason::KeyOutOfScope => "api key out of scope",
             Reason::SignInRequired => "sign-in required",
             Reason::NotAllowed => "not allowed",
             Reason::SignInFailed => "sign-in failed",
@@ -142,6 +152,8 @@ impl Refusal {
             Refusal::LoginBanned { .. } => Reason::LoginBanned,
             Refusal::BadCredentials { .. } => Reason::BadCredentials,
             Refusal::NotSignedIn => Reason::NotSignedIn,
+            Refusal::InvalidApiKey => Reason::InvalidApiKey,
+            Refusal::KeyOutOfScope => Reason::KeyOutOfScope,
             Refusal::SignIn { .. } => Reason::SignInRequired,
             Refusal::NotAllowed { .. } => Reason::NotAllowed,
             Refusal::SignInFailed { .. } => Reason::SignInFailed,
@@ -160,7 +172,10 @@ impl Refusal {
             | Refusal::MalformedBody
             | Refusal::SignInFailed { .. } => StatusCode::BAD_REQUEST,
             Refusal::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
-            Refusal::BadCredentials { .. } | Refusal::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Refusal::BadCredentials { .. } | Refusal::NotSignedIn | Refusal::InvalidApiKey => {
+                StatusCode::UNAUTHORIZED
+            }
+            Refusal::KeyOutOfScope => StatusCode::FORBIDDEN,
             Refusal::HiddenPath | Refusal::UnlistedPath | Refusal::DeniedPath => {
                 StatusCode::NOT_FOUND
             }
@@ -211,7 +226,12 @@ impl Refusal {
                     ),
                 )
             }
-        } else if json || self == Refusal::NotSignedIn {
+        } else if json
+            || matches!(
+                self,
+                Refusal::NotSignedIn | Refusal::InvalidApiKey | Refusal::KeyOutOfScope
+            )
+        {
             (
                 "application/json",
                 format!(
@@ -258,6 +278,12 @@ impl Refusal {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"frontdoor\""),
+                );
+            }
+            Refusal::InvalidApiKey => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"frontdoor\", error=\"invalid_token\""),
                 );
             }
             Refusal::SignIn { location } => {
@@ -352,6 +378,8 @@ mod tests {
             Reason::LoginBanned,
             Reason::BadCredentials,
             Reason::NotSignedIn,
+            Reason::InvalidApiKey,
+            Reason::KeyOutOfScope,
             Reason::SignInRequired,
             Reason::NotAllowed,
             Reason::SignInFailed,

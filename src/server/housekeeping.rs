@@ -29,14 +29,49 @@ pub(super) async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool
             _ = ticker.tick() => {}
         }
         reload_users(&state, false);
+        reload_keys(&state, false);
         watch_certificate(&state, &mut certificate_files);
         for upstream in &state.runtime.load().upstreams {
             upstream.evict_idle();
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             state.lockout.sweep();
+            save_key_use(&state);
             last_sweep = Instant::now();
         }
+    }
+}
+
+/// Re-reads the API key file (when it changed, or always when `force`), so `frontdoor key
+/// revoke` takes effect within a second; a file that cannot be used keeps the previous keys.
+pub(super) fn reload_keys(state: &AppState, force: bool) {
+    let runtime = state.runtime.load_full();
+    let Some(keys) = &runtime.api_keys else {
+        return;
+    };
+    match keys.reload(force) {
+        None => {}
+        Some(Ok(count)) => {
+            tracing::info!(file = %keys.path.display(), keys = count, "api keys reloaded");
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "api key reload FAILED: keeping the previous keys");
+        }
+    }
+}
+
+/// Writes when each API key was last used beside the key file (at most once a minute).
+pub(super) fn save_key_use(state: &AppState) {
+    let runtime = state.runtime.load_full();
+    let Some(keys) = &runtime.api_keys else {
+        return;
+    };
+    if let Err(e) = keys.save_last_used() {
+        tracing::warn!(
+            file = %crate::auth::api_keys::last_used_path(&keys.path).display(),
+            error = %e,
+            "cannot record when api keys were last used (keys keep working)"
+        );
     }
 }
 

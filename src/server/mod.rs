@@ -70,6 +70,7 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.done.await;
+        housekeeping::save_key_use(&self.state);
     }
 
     /// Re-reads the config file, the certificate and the htpasswd file, checks them as
@@ -86,6 +87,7 @@ impl RunningServer {
         let Some(path) = current.config.source_path.clone() else {
             // A config built from text (tests, embedded): only the users can be re-read.
             housekeeping::reload_users(&self.state, true);
+            housekeeping::reload_keys(&self.state, true);
             return Ok(());
         };
         let config = Config::load(&path)?;
@@ -106,6 +108,8 @@ impl RunningServer {
         } else {
             Some(tls::obtain_certificate(&config.tls)?)
         };
+        // The keys' last-used times the old runtime gathered go to disk before it goes.
+        housekeeping::save_key_use(&self.state);
         let runtime = Runtime::build(config, &self.state.tunnels)?;
         let (old, new) = (&current.config.server, &runtime.config.server);
         if old.listen != new.listen || old.http_listen != new.http_listen {
