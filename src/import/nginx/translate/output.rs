@@ -131,7 +131,7 @@ impl<'a> Translator<'a> {
                 let relative = !c.starts_with('/') || !k.starts_with('/');
                 let comment = relative.then_some(
                     "relative paths: nginx read them from its prefix (usually /etc/nginx), \
-                     frontdoor from its working directory",
+                     frontdoor from the config file's folder",
                 );
                 out.push_str(&kv("cert", toml_str(c), comment));
                 out.push('\n');
