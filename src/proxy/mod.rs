@@ -90,18 +90,6 @@ enum UpstreamHost {
     Fixed(HeaderValue),
 }
 
-/// `agent.example.com:8443` -> `agent.example.com`, `[::1]:8443` -> `[::1]`.
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        }
-    } else {
-        host.split(':').next().unwrap_or(host)
-    }
-}
-
 /// Makes a guard that keeps a client connection counted busy while it lives.
 pub type Hold = Arc<dyn Fn() -> Box<dyn std::any::Any + Send> + Send + Sync>;
 
@@ -183,7 +171,8 @@ impl Upstream {
         match &self.host {
             UpstreamHost::Client => {}
             UpstreamHost::ClientName => {
-                if let Ok(name) = HeaderValue::from_str(host_without_port(ctx.host)) {
+                if let Ok(name) = HeaderValue::from_str(crate::policy::target::host_name(ctx.host))
+                {
                     parts.headers.insert(header::HOST, name);
                 }
             }
@@ -336,19 +325,6 @@ pub fn is_websocket_upgrade(method: &http::Method, headers: &HeaderMap) -> bool 
 mod tests {
     use super::*;
     use http::header::HeaderName;
-
-    /// `host_header = "client_name"` drops the port, also of an IPv6 literal.
-    #[test]
-    fn host_without_its_port() {
-        assert_eq!(
-            host_without_port("agent.example.com:18443"),
-            "agent.example.com"
-        );
-        assert_eq!(host_without_port("agent.example.com"), "agent.example.com");
-        assert_eq!(host_without_port("[::1]:8443"), "[::1]");
-        assert_eq!(host_without_port("[::1]"), "[::1]");
-        assert_eq!(host_without_port("127.0.0.1:8443"), "127.0.0.1");
-    }
 
     /// Only a GET with `Upgrade: websocket` and no body is a tunnel request.
     #[test]
