@@ -71,6 +71,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
     check_tls(config, &mut out);
     check_secret_files(config, &mut out);
     check_users(config, &mut out);
+    check_api_keys(config, now_unix(), &mut out);
     check_exposure(config, &mut out);
     out.sort_by_key(|f| f.severity);
     out
@@ -367,6 +368,96 @@ fn check_users(config: &Config, out: &mut Vec<Finding>) {
             "re-hash them with bcrypt, which nginx and Apache still read while the file is shared: \
              `frontdoor passwd FILE USER` (or `--argon2id` once only frontdoor reads the file)",
         ));
+    }
+}
+
+/// How long a key may go unused before `check` asks whether it is still needed.
+const UNUSED_KEY_WARNING_SECS: i64 = 90 * 86_400;
+
+/// The API key file: readable by others is an error (a key's digest is as good as the key
+/// for nobody, but the names, scopes and dates map the integrations); expired keys and keys
+/// unused for 90 days are warnings.
+fn check_api_keys(config: &Config, now: i64, out: &mut Vec<Finding>) {
+    use crate::auth::api_keys::{KeyFile, last_used_path, read_last_used};
+    let Some(settings) = &config.api_keys else {
+        return;
+    };
+    let path = &settings.file;
+    let subject = format!("auth.api_keys.file ({})", path.display());
+    let entries = match KeyFile::read(path, false).and_then(|f| f.entries(path)) {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.push(finding(
+                Severity::Error,
+                &subject,
+                e.to_string(),
+                "create it with `frontdoor key add NAME --file FILE`, or fix the line named",
+            ));
+            return;
+        }
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o004 != 0 {
+            out.push(finding(
+                Severity::Error,
+                &subject,
+                format!("readable by anyone on this machine (mode {mode:o})"),
+                format!("chmod 600 {}", path.display()),
+            ));
+        } else if mode & 0o040 != 0 {
+            out.push(finding(
+                Severity::Warning,
+                &subject,
+                format!("readable by its group (mode {mode:o})"),
+                format!(
+                    "fine if the group is frontdoor's own; else chmod 600 {}",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let used = read_last_used(&last_used_path(path));
+    for key in &entries {
+        let name = &key.name;
+        if key.is_expired(now) {
+            // An old key a rotation replaced is removed by the next `key` command.
+            let replaced = entries
+                .iter()
+                .any(|k| k.name == *name && k.id != key.id && !k.is_expired(now));
+            if !replaced {
+                out.push(finding(
+                    Severity::Warning,
+                    &subject,
+                    format!(
+                        "key `{name}` (id {}) expired on {}: it is refused",
+                        key.id,
+                        crate::clock::format_date(key.expires.unwrap_or(now))
+                    ),
+                    format!(
+                        "`frontdoor key rotate {name}` for a new one, or `frontdoor key revoke {name}`"
+                    ),
+                ));
+            }
+            continue;
+        }
+        let last = used.get(&key.id).copied();
+        let idle_since = last.unwrap_or(key.created);
+        if now - idle_since >= UNUSED_KEY_WARNING_SECS {
+            let when = match last {
+                Some(t) => format!("last used on {}", crate::clock::format_date(t)),
+                None => format!(
+                    "never used since it was created on {}",
+                    crate::clock::format_date(key.created)
+                ),
+            };
+            out.push(finding(
+                Severity::Warning,
+                &subject,
+                format!("key `{name}` (id {}) is {when} (90 days or more)", key.id),
+                format!("`frontdoor key revoke {name}` if nothing uses it any more"),
+            ));
+        }
     }
 }
 

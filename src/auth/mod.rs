@@ -216,8 +216,9 @@ pub async fn authenticate(
     }
     if route.auth.contains(&AuthMethod::Basic) {
         Err(Refusal::BadCredentials { realm })
-    } else if route.auth == [AuthMethod::ApiKey] && bearer_token(headers).is_some() {
-        // A bearer token that is not a key, on a route that takes only keys.
+    } else if route.auth.contains(&AuthMethod::ApiKey) {
+        // No key (or a bearer token that is not one) where a key would do: the answer an
+        // API client expects, `Bearer error="invalid_token"`, never a sign-in page.
         Err(Refusal::InvalidApiKey)
     } else {
         Err(Refusal::NotSignedIn)
