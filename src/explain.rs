@@ -165,5 +165,6 @@ fn auth_name(method: AuthMethod) -> &'static str {
         AuthMethod::Oidc => "oidc",
         AuthMethod::OidcBearer => "oidcbearer",
         AuthMethod::ApiKey => "api_key",
+        AuthMethod::Webhook => "webhook",
     }
 }

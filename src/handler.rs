@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 
 use crate::access_log::{self, AccessRecord, redact_query};
 use crate::auth::{self, Authenticators, Identity, RequestFacts};
+use crate::limits::rate::{QuotaSpec, RateKey};
 use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
 use crate::policy::target::parse_target;
@@ -192,6 +193,29 @@ async fn through(
         auth::authenticate(route, &facts, &with, &mut record.set_cookies).await?;
     record.user = identity.as_ref().map(|i| i.user.clone());
 
+    // 3b. The route's rate limit, per identity (else per client address): 429 with when
+    //     to come back; the upstream never sees the request.
+    if let Some(limit) = &route.rate_limit {
+        let key = match &identity {
+            Some(i) => RateKey::Identity(i.method as u8, i.user.as_str().into()),
+            None => RateKey::address(facts.client),
+        };
+        let quota = QuotaSpec {
+            count: limit.count,
+            window: limit.window,
+            burst: limit.burst,
+        };
+        if let Err(limited) = state.rate_limits.check(&route.label, quota, key) {
+            state.metrics.rate_limited(&route.label);
+            return Err(Refusal::RateLimited {
+                policy: route.label.clone(),
+                count: limit.count,
+                window_secs: limit.window.as_secs(),
+                retry_after_secs: limited.retry_after_secs,
+            });
+        }
+    }
+
     // 4. Cap the body: a declared length over the cap is refused before anything is read
     //    (so no 100 Continue is sent); a streamed body is counted as it passes.
     let limit_bytes = route.max_body_bytes.unwrap_or(config.max_body_bytes);
@@ -210,7 +234,12 @@ async fn through(
         let keep = hold.map(|hold| hold());
         capped.discard_rest_on_drop(keep)
     };
-    let req = Request::from_parts(req, capped.boxed_unsync());
+    let (req, body) = match &route.webhook {
+        // A signed delivery is read whole and checked before a byte goes upstream.
+        Some(webhook) => signed_body(state, req, capped, webhook).await?,
+        None => (req, capped.boxed_unsync()),
+    };
+    let req = Request::from_parts(req, body);
 
     // 5. Forward and stream both ways.
     let ctx = ForwardContext {
@@ -250,4 +279,34 @@ async fn through(
             Err(e.into())
         }
     }
+}
+
+/// Reads a webhook delivery's body (up to the route's cap) and checks its signature; the
+/// body goes on whole, with its length, only when the signature is good.
+async fn signed_body<B>(
+    state: &AppState,
+    mut req: http::request::Parts,
+    capped: B,
+    webhook: &crate::config::WebhookSettings,
+) -> Result<(http::request::Parts, crate::responses::Body), Refusal>
+where
+    B: http_body::Body<Data = bytes::Bytes, Error = crate::responses::BoxError> + Send + 'static,
+{
+    let bytes = match capped.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<limits::BodyTooLarge>() => return Err(Refusal::BodyTooLarge),
+        Err(e) if e.is::<limits::BodyStalled>() => return Err(Refusal::BodyStalled),
+        Err(_) => return Err(Refusal::MalformedBody),
+    };
+    if let Err(e) = auth::webhook::verify(webhook, &req.headers, &bytes, crate::clock::now_unix()) {
+        tracing::warn!(kind = webhook.kind.name(), reason = %e, "webhook delivery refused");
+        state.metrics.login_failed();
+        return Err(Refusal::BadSignature);
+    }
+    req.headers.remove(http::header::TRANSFER_ENCODING);
+    req.headers.insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(bytes.len()),
+    );
+    Ok((req, crate::responses::full(bytes)))
 }

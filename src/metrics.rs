@@ -28,6 +28,11 @@ struct RouteStatus {
     status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteOnly {
+    route: RouteLabel,
+}
+
 /// Why a request was refused: the typed reason, no allocation per request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Denied {
@@ -58,6 +63,7 @@ pub struct Metrics {
     tls_handshakes: Family<Outcome, Counter>,
     certificate_expiry: Gauge,
     reloads: Family<Outcome, Counter>,
+    rate_limited: Family<RouteOnly, Counter>,
     /// When the upstream last answered (seconds since the epoch), for `/healthz`.
     upstream_answered_at: AtomicU64,
 }
@@ -129,6 +135,12 @@ impl Metrics {
         );
         let reloads = Family::<Outcome, Counter>::default();
         registry.register("reloads", "Config reloads, by outcome", reloads.clone());
+        let rate_limited = Family::<RouteOnly, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a route's rate_limit, by route",
+            rate_limited.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -142,6 +154,7 @@ impl Metrics {
             tls_handshakes,
             certificate_expiry,
             reloads,
+            rate_limited,
             upstream_answered_at: AtomicU64::new(0),
         }
     }
@@ -160,6 +173,14 @@ impl Metrics {
             .get_or_create(&RouteStatus {
                 route: RouteLabel(route.cloned()),
                 status,
+            })
+            .inc();
+    }
+
+    pub fn rate_limited(&self, route: &Arc<str>) {
+        self.rate_limited
+            .get_or_create(&RouteOnly {
+                route: RouteLabel(Some(route.clone())),
             })
             .inc();
     }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     /// Failure counts and bans survive reloads.
     pub lockout: Lockout,
+    /// Routes' rate limits, kept by route and quota across reloads.
+    pub rate_limits: crate::limits::rate::RateLimits,
     /// WebSocket tunnels outlive their connection; shutdown waits on them.
     pub tunnels: TaskTracker,
     /// One permit per open tunnel (`server.max_tunnels`, fixed at start).

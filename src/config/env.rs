@@ -12,6 +12,7 @@ pub(super) const SECRET_KEYS: &[(&str, &str, &str)] = &[
 ];
 
 pub(super) fn refuse_literal_secrets(table: &toml::Table, file: &str) -> Result<(), ConfigError> {
+    refuse_literal_webhook_secrets(table, file)?;
     for (section, key, subkey) in SECRET_KEYS {
         let value = table.get(*section).and_then(|v| v.get(*key));
         let (value, name) = if subkey.is_empty() {
@@ -212,8 +213,48 @@ pub(super) fn resolve_value(
     }
 }
 
-/// Whether a dotted key (`session.previous_keys[0]`) is one of `SECRET_KEYS`.
+/// A route's webhook signing secrets must be references too.
+fn refuse_literal_webhook_secrets(table: &toml::Table, file: &str) -> Result<(), ConfigError> {
+    let Some(toml::Value::Array(routes)) = table.get("route") else {
+        return Ok(());
+    };
+    for (i, route) in routes.iter().enumerate() {
+        let Some(webhook) = route.get("webhook") else {
+            continue;
+        };
+        for key in ["secret", "secrets"] {
+            let texts: Vec<&str> = match webhook.get(key) {
+                Some(toml::Value::String(text)) => vec![text.as_str()],
+                Some(toml::Value::Array(items)) => {
+                    items.iter().filter_map(|v| v.as_str()).collect()
+                }
+                _ => continue,
+            };
+            if texts
+                .iter()
+                .any(|t| !(t.starts_with("${") || t.starts_with("file:")))
+            {
+                return Err(ConfigError::Invalid {
+                    file: file.to_string(),
+                    key: format!("route[{i}].webhook.{key}"),
+                    problem: "is a secret written into the config: use a reference like \
+                              \"${GITHUB_WEBHOOK_SECRET}\" or \"file:/etc/frontdoor/github-webhook-secret\""
+                        .to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a dotted key (`session.previous_keys[0]`) is one of `SECRET_KEYS`, or a route's
+/// webhook secret (`route[2].webhook.secrets[0]`).
 fn is_secret_key(path: &str) -> bool {
+    if let Some(rest) = path.strip_prefix("route[")
+        && let Some((_, key)) = rest.split_once("].webhook.")
+    {
+        return key == "secret" || key.starts_with("secrets[");
+    }
     let base = path.split('[').next().unwrap_or(path);
     SECRET_KEYS.iter().any(|(section, key, sub)| {
         let name = if sub.is_empty() {

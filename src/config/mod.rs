@@ -6,6 +6,7 @@ mod auth;
 mod cidr;
 mod env;
 mod error;
+mod integrations;
 mod raw;
 mod routes;
 mod server;
@@ -25,6 +26,8 @@ pub use cidr::Cidr;
 use env::{apply_env_overrides, refuse_literal_secrets, resolve_references};
 pub use error::ConfigError;
 use raw::RawConfig;
+
+pub use integrations::{RateLimitSettings, SignatureEncoding, WebhookKind, WebhookSettings};
 
 use crate::limits::lockout::LockoutSettings;
 use crate::policy::routes::{RouteShape, RouteTable, UiSwitches};
@@ -309,6 +312,8 @@ pub enum AuthMethod {
     OidcBearer,
     /// A key of `[auth.api_keys]` (`Authorization: Bearer fdk_...` or `X-API-Key`).
     ApiKey,
+    /// A webhook delivery signed with the route's `webhook` secret (alone on its route).
+    Webhook,
 }
 
 /// One `[[route]]` after validation.
@@ -333,6 +338,10 @@ pub struct Route {
     /// `deny = true`: this path (and below, unless exact) answers 404 like an unlisted
     /// one, even under a broader route (the longest match wins).
     pub deny: bool,
+    /// The signature check of `auth = ["webhook"]`.
+    pub webhook: Option<std::sync::Arc<WebhookSettings>>,
+    /// Requests per identity (or client address on a public route) over a window.
+    pub rate_limit: Option<RateLimitSettings>,
 }
 
 impl Route {

@@ -219,4 +219,23 @@ pub struct RawRoute {
     pub allow_emails: Option<Vec<String>>,
     pub allow_email_domains: Option<Vec<String>>,
     pub allow_groups: Option<Vec<String>>,
+    /// `webhook = { kind = "github", secret = "${SECRET}" }` with `auth = ["webhook"]`.
+    pub webhook: Option<RawWebhook>,
+    /// `"60/min"`, `"10/s"`, `"1000/h"`.
+    pub rate_limit: Option<String>,
+    /// How many requests may come at once above the steady rate (default: the count).
+    pub burst: Option<u32>,
+}
+
+/// A route's webhook signature check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub kind: String,
+    pub secret: Option<String>,
+    pub secrets: Option<Vec<String>>,
+    pub header: Option<String>,
+    pub encoding: Option<String>,
+    pub prefix: Option<String>,
+    pub tolerance_secs: Option<u64>,
 }

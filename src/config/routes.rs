@@ -156,12 +156,32 @@ pub(super) fn routes(
                     }
                     auth.push(AuthMethod::ApiKey);
                 }
+                "webhook" => {
+                    if auth_names.len() > 1 {
+                        return Err(invalid(
+                            &key("auth"),
+                            "\"webhook\" stands alone: a signed delivery is not a login; put \
+                             other callers on their own route"
+                                .to_string(),
+                        ));
+                    }
+                    if r.webhook.is_none() {
+                        return Err(invalid(
+                            &key("webhook"),
+                            "is missing: auth = [\"webhook\"] needs webhook = { kind = \"github\", \
+                             secret = \"${GITHUB_WEBHOOK_SECRET}\" } (kinds: github, stripe, \
+                             slack, hmac-sha256)"
+                                .to_string(),
+                        ));
+                    }
+                    auth.push(AuthMethod::Webhook);
+                }
                 other => {
                     return Err(invalid(
                         &key("auth"),
                         format!(
                             "unknown or unsupported auth method `{other}` \
-                             (known: none, basic, oidc, oidc_bearer, api_key)"
+                             (known: none, basic, oidc, oidc_bearer, api_key, webhook)"
                         ),
                     ));
                 }
@@ -199,6 +219,41 @@ pub(super) fn routes(
                     .to_string(),
             ));
         }
+        let webhook = match r.webhook {
+            None => None,
+            Some(_) if auth != [AuthMethod::Webhook] => {
+                return Err(invalid(
+                    &key("webhook"),
+                    "is set but auth is not [\"webhook\"]: write auth = [\"webhook\"] so \
+                     deliveries are checked by their signature"
+                        .to_string(),
+                ));
+            }
+            Some(raw) => Some(std::sync::Arc::new(
+                super::integrations::webhook(raw)
+                    .map_err(|(sub, problem)| invalid(&key(&format!("webhook.{sub}")), problem))?,
+            )),
+        };
+        let rate_limit = match (&r.rate_limit, r.burst) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(invalid(
+                    &key("burst"),
+                    "applies to a rate_limit: add rate_limit = \"60/min\" (or remove burst)"
+                        .to_string(),
+                ));
+            }
+            (Some(_), _) if deny => {
+                return Err(invalid(
+                    &key("rate_limit"),
+                    "a deny route answers 404 to everything: it takes no rate_limit".to_string(),
+                ));
+            }
+            (Some(text), burst) => Some(
+                super::integrations::rate_limit(text, burst)
+                    .map_err(|problem| invalid(&key("rate_limit"), problem))?,
+            ),
+        };
         routes.push(Route {
             label: path.as_str().into(),
             path,
@@ -210,6 +265,8 @@ pub(super) fn routes(
             upstream,
             access,
             deny,
+            webhook,
+            rate_limit,
         });
     }
 

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
+use sha2::Digest;
+
 use super::ws;
 use crate::responses::{Body, BoxError, full};
 
@@ -249,6 +251,30 @@ async fn route(
                 StatusCode::OK,
                 serde_json::json!({"method": method.as_str(), "target": record.target, "headers": headers, "body_bytes": body_bytes}),
             )
+        }
+        // Webhook deliveries: what arrived, to the byte (length and SHA-256).
+        (Method::POST, p) if p.starts_with("/hooks/") => {
+            match http_body_util::BodyExt::collect(req.into_body()).await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    record
+                        .body_bytes
+                        .store(bytes.len() as u64, Ordering::SeqCst);
+                    record.body_complete.store(true, Ordering::SeqCst);
+                    let digest: String = sha2::Sha256::digest(&bytes)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    json(
+                        StatusCode::OK,
+                        serde_json::json!({"received": bytes.len(), "sha256": digest}),
+                    )
+                }
+                Err(_) => json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"detail": "incomplete body"}),
+                ),
+            }
         }
         (Method::GET, "/api/slow") => {
             let ms: u64 = query_value(query.as_deref(), "ms")

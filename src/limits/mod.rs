@@ -3,6 +3,7 @@
 
 pub mod drain;
 pub mod lockout;
+pub mod rate;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -43,6 +43,17 @@ pub enum Refusal {
     /// 403 JSON: a valid API key used outside its scope (paths, methods). The answer names
     /// neither the key's scope nor other keys.
     KeyOutOfScope,
+    /// 401 JSON: a webhook delivery whose signature is missing, wrong or stale.
+    BadSignature,
+    /// 429 with Retry-After and the `RateLimit-Policy`/`RateLimit` headers: the route's
+    /// rate limit is used up for this caller.
+    RateLimited {
+        /// The policy's name (the route), a structured-field string.
+        policy: std::sync::Arc<str>,
+        count: u32,
+        window_secs: u64,
+        retry_after_secs: u64,
+    },
     /// 302 to the provider: a browser navigating without a session.
     SignIn { location: String },
     /// 403: signed in, but the route's allow rules do not include this identity.
@@ -78,6 +89,8 @@ pub enum Reason {
     NotSignedIn,
     InvalidApiKey,
     KeyOutOfScope,
+    BadSignature,
+    RateLimited,
     SignInRequired,
     NotAllowed,
     SignInFailed,
@@ -105,6 +118,8 @@ impl Reason {
             Reason::NotSignedIn => "not signed in",
             Reason::InvalidApiKey => "invalid api key",
             Reason::KeyOutOfScope => "api key out of scope",
+            Reason::BadSignature => "bad webhook signature",
+            Reason::RateLimited => "rate limited",
             Reason::SignInRequired => "sign-in required",
             Reason::NotAllowed => "not allowed",
             Reason::SignInFailed => "sign-in failed",
@@ -154,6 +169,8 @@ impl Refusal {
             Refusal::NotSignedIn => Reason::NotSignedIn,
             Refusal::InvalidApiKey => Reason::InvalidApiKey,
             Refusal::KeyOutOfScope => Reason::KeyOutOfScope,
+            Refusal::BadSignature => Reason::BadSignature,
+            Refusal::RateLimited { .. } => Reason::RateLimited,
             Refusal::SignIn { .. } => Reason::SignInRequired,
             Refusal::NotAllowed { .. } => Reason::NotAllowed,
             Refusal::SignInFailed { .. } => Reason::SignInFailed,
@@ -172,9 +189,11 @@ impl Refusal {
             | Refusal::MalformedBody
             | Refusal::SignInFailed { .. } => StatusCode::BAD_REQUEST,
             Refusal::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
-            Refusal::BadCredentials { .. } | Refusal::NotSignedIn | Refusal::InvalidApiKey => {
-                StatusCode::UNAUTHORIZED
-            }
+            Refusal::BadCredentials { .. }
+            | Refusal::NotSignedIn
+            | Refusal::InvalidApiKey
+            | Refusal::BadSignature => StatusCode::UNAUTHORIZED,
+            Refusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::KeyOutOfScope => StatusCode::FORBIDDEN,
             Refusal::HiddenPath | Refusal::UnlistedPath | Refusal::DeniedPath => {
                 StatusCode::NOT_FOUND
@@ -229,7 +248,11 @@ impl Refusal {
         } else if json
             || matches!(
                 self,
-                Refusal::NotSignedIn | Refusal::InvalidApiKey | Refusal::KeyOutOfScope
+                Refusal::NotSignedIn
+                    | Refusal::InvalidApiKey
+                    | Refusal::KeyOutOfScope
+                    | Refusal::BadSignature
+                    | Refusal::RateLimited { .. }
             )
         {
             (
@@ -286,6 +309,30 @@ impl Refusal {
                     HeaderValue::from_static("Bearer realm=\"frontdoor\", error=\"invalid_token\""),
                 );
             }
+            Refusal::BadSignature => {
+                // A 401 names a scheme; there is no standard one for body signatures.
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Signature realm=\"frontdoor\""),
+                );
+            }
+            Refusal::RateLimited {
+                policy,
+                count,
+                window_secs,
+                retry_after_secs,
+            } => {
+                // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w
+                // seconds) and what is left of it (r remaining, t seconds until it resets).
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                let name = sf_string(&policy);
+                if let Ok(v) = HeaderValue::from_str(&format!("{name};q={count};w={window_secs}")) {
+                    headers.insert("ratelimit-policy", v);
+                }
+                if let Ok(v) = HeaderValue::from_str(&format!("{name};r=0;t={retry_after_secs}")) {
+                    headers.insert("ratelimit", v);
+                }
+            }
             Refusal::SignIn { location } => {
                 if let Ok(v) = HeaderValue::from_str(&location) {
                     headers.insert(header::LOCATION, v);
@@ -306,6 +353,21 @@ impl Refusal {
         }
         response
     }
+}
+
+/// Text as a structured-field string (RFC 8941): quoted, `"` and `\\` escaped, anything
+/// outside printable ASCII left out.
+fn sf_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars().filter(|c| (' '..='~').contains(c)) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

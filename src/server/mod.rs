@@ -271,6 +271,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(runtime),
         lockout,
+        rate_limits: crate::limits::rate::RateLimits::default(),
         tunnels: tunnels.clone(),
         tunnel_slots,
         metrics: metrics.clone(),

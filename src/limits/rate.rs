@@ -1,0 +1,339 @@
+//! Per-route rate limits (`rate_limit = "60/min"`, `burst`): GCRA from the `governor`
+//! crate, one bucket per caller (a login's identity, else the client address with IPv6 by
+//! /64). The buckets live in a store of our own, bounded: once it holds `max_keys` callers
+//! (an attacker rotating addresses), buckets indistinguishable from fresh ones are dropped
+//! (at most once a second), and callers still beyond the bound share one overflow bucket,
+//! so memory stays bounded whatever the traffic. Limits survive config reloads (they are
+//! kept by route and quota).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::ShrinkableKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+/// Callers tracked per route before the overflow bucket is used (about 1 MB at most).
+pub const MAX_KEYS: usize = 10_000;
+
+/// Who a bucket belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RateKey {
+    /// A login: the method's tag (so a Basic user and a key of the same name differ) and
+    /// the name.
+    Identity(u8, Box<str>),
+    /// A public route's caller; IPv6 addresses by their /64 (one host gets a whole /64).
+    Address(IpAddr),
+}
+
+impl RateKey {
+    pub fn address(ip: IpAddr) -> RateKey {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                    IpAddr::V6(bits.into())
+                }
+            },
+            v4 => v4,
+        };
+        RateKey::Address(ip)
+    }
+}
+
+/// A route's quota: `count` per `window`, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QuotaSpec {
+    pub count: u32,
+    pub window: Duration,
+    pub burst: u32,
+}
+
+/// A refused request: when the caller may try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after_secs: u64,
+}
+
+/// A route (its label) and its quota.
+type RouteQuota = (Arc<str>, QuotaSpec);
+
+/// Every route's limiter, kept across reloads by (route, quota).
+#[derive(Default)]
+pub struct RateLimits {
+    routes: Mutex<HashMap<RouteQuota, Arc<RouteLimiter>>>,
+}
+
+impl RateLimits {
+    /// Counts one request of `key` on `route`; Err when its bucket is empty.
+    pub fn check(&self, route: &Arc<str>, quota: QuotaSpec, key: RateKey) -> Result<(), Limited> {
+        let limiter = {
+            let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+            match routes.get(&(route.clone(), quota)) {
+                Some(limiter) => limiter.clone(),
+                None => {
+                    let Some(limiter) = RouteLimiter::new(quota, MAX_KEYS) else {
+                        return Ok(());
+                    };
+                    let limiter = Arc::new(limiter);
+                    routes.insert((route.clone(), quota), limiter.clone());
+                    limiter
+                }
+            }
+        };
+        limiter.check(&key)
+    }
+}
+
+/// One route's buckets.
+pub struct RouteLimiter {
+    limiter: RateLimiter<RateKey, BoundedStore<RateKey>, DefaultClock>,
+    clock: DefaultClock,
+    max_keys: usize,
+    /// When stale buckets were last dropped (ms since the limiter started).
+    last_sweep_ms: AtomicU64,
+    started: std::time::Instant,
+}
+
+impl RouteLimiter {
+    /// None for a quota governor cannot express (a zero count or burst).
+    pub fn new(quota: QuotaSpec, max_keys: usize) -> Option<RouteLimiter> {
+        let period = quota.window.checked_div(quota.count)?;
+        let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(quota.burst)?);
+        let clock = DefaultClock::default();
+        Some(RouteLimiter {
+            limiter: RateLimiter::new(quota, BoundedStore::new(max_keys), clock.clone()),
+            clock,
+            max_keys,
+            last_sweep_ms: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        })
+    }
+
+    pub fn check(&self, key: &RateKey) -> Result<(), Limited> {
+        if self.limiter.len() >= self.max_keys {
+            self.sweep();
+        }
+        self.limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            Limited {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+            .max_one()
+        })
+    }
+
+    /// Drops the buckets that are full again, at most once a second.
+    fn sweep(&self) {
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < 1_000 && last != 0 {
+            return;
+        }
+        if self
+            .last_sweep_ms
+            .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.limiter.retain_recent();
+        }
+    }
+
+    /// Callers with a bucket of their own.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+impl Limited {
+    fn max_one(self) -> Limited {
+        Limited {
+            retry_after_secs: self.retry_after_secs.max(1),
+        }
+    }
+}
+
+/// The buckets: each caller's theoretical arrival time (GCRA's whole state), at most
+/// `max_keys` of them, and the one bucket callers beyond that share.
+pub struct BoundedStore<K> {
+    inner: Mutex<Buckets<K>>,
+    max_keys: usize,
+}
+
+struct Buckets<K> {
+    by_key: HashMap<K, u64>,
+    overflow: Option<u64>,
+}
+
+impl<K> BoundedStore<K> {
+    pub fn new(max_keys: usize) -> BoundedStore<K> {
+        BoundedStore {
+            inner: Mutex::new(Buckets {
+                by_key: HashMap::new(),
+                overflow: None,
+            }),
+            max_keys,
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> StateStore for BoundedStore<K> {
+    type Key = K;
+
+    fn measure_and_replace<T, F, E>(&self, key: &K, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        let mut buckets = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(state) = buckets.by_key.get_mut(key) {
+            let (result, next) = f(Some(Nanos::from(*state)))?;
+            *state = next.as_u64();
+            return Ok(result);
+        }
+        if buckets.by_key.len() < self.max_keys {
+            // A refused first request adds nothing (f fails before the insert).
+            let (result, next) = f(None)?;
+            buckets.by_key.insert(key.clone(), next.as_u64());
+            return Ok(result);
+        }
+        let (result, next) = f(buckets.overflow.map(Nanos::from))?;
+        buckets.overflow = Some(next.as_u64());
+        Ok(result)
+    }
+}
+
+impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
+    fn retain_recent(&self, drop_below: Nanos) {
+        let mut buckets = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let below = drop_below.as_u64();
+        buckets.by_key.retain(|_, state| *state >= below);
+        if buckets.overflow.is_some_and(|state| state < below) {
+            buckets.overflow = None;
+        }
+        buckets.by_key.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_key
+            .len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn spec(count: u32, window_secs: u64, burst: u32) -> QuotaSpec {
+        QuotaSpec {
+            count,
+            window: Duration::from_secs(window_secs),
+            burst,
+        }
+    }
+
+    fn addr(n: u32) -> RateKey {
+        RateKey::address(IpAddr::V4(n.into()))
+    }
+
+    #[test]
+    fn burst_then_refusal_with_retry_after() {
+        let limiter = RouteLimiter::new(spec(60, 60, 3), 100).unwrap();
+        let alice = RateKey::Identity(0, "alice".into());
+        for _ in 0..3 {
+            assert_eq!(limiter.check(&alice), Ok(()));
+        }
+        let refused = limiter.check(&alice).unwrap_err();
+        assert_eq!(
+            refused.retry_after_secs, 1,
+            "one request per second comes back"
+        );
+        // Another caller has a bucket of its own; a key and a user of one name differ.
+        assert_eq!(limiter.check(&RateKey::Identity(0, "bob".into())), Ok(()));
+        assert_eq!(limiter.check(&RateKey::Identity(1, "alice".into())), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_callers_are_counted_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(RateKey::address(a), RateKey::address(b));
+        assert_ne!(RateKey::address(a), RateKey::address(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(
+            RateKey::address(mapped),
+            RateKey::address("192.0.2.7".parse().unwrap())
+        );
+    }
+
+    /// An attacker rotating addresses: the store never holds more than `max_keys` callers,
+    /// the ones beyond share the overflow bucket (and are limited together), and callers
+    /// already tracked keep their own buckets.
+    #[test]
+    fn rotating_addresses_cannot_grow_memory() {
+        let limiter = RouteLimiter::new(spec(1, 3600, 1), 50).unwrap();
+        assert_eq!(limiter.check(&addr(1)), Ok(()));
+        let mut refused = 0;
+        for n in 2..100_000 {
+            if limiter.check(&addr(n)).is_err() {
+                refused += 1;
+            }
+            assert!(limiter.tracked() <= 50);
+        }
+        assert_eq!(limiter.tracked(), 50);
+        assert!(refused > 99_000, "the overflow bucket is shared: {refused}");
+        // The first caller's own (empty) bucket is still there.
+        assert!(limiter.check(&addr(1)).is_err());
+    }
+
+    /// Buckets that filled up again are dropped when the store is full, so new callers get
+    /// buckets of their own again.
+    #[test]
+    fn full_buckets_are_dropped_when_the_store_is_full() {
+        let limiter = RouteLimiter::new(
+            QuotaSpec {
+                count: 1000,
+                window: Duration::from_secs(1),
+                burst: 1,
+            },
+            10,
+        )
+        .unwrap();
+        for n in 0..10 {
+            assert_eq!(limiter.check(&addr(n)), Ok(()));
+        }
+        assert_eq!(limiter.tracked(), 10);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(limiter.check(&addr(99)), Ok(()));
+        assert!(limiter.tracked() <= 10);
+        assert!(limiter.tracked() < 10, "stale buckets were swept");
+    }
+
+    #[test]
+    fn limits_are_kept_by_route_and_quota() {
+        let limits = RateLimits::default();
+        let route: Arc<str> = "/api".into();
+        let q = spec(1, 60, 1);
+        assert_eq!(limits.check(&route, q, addr(1)), Ok(()));
+        assert!(limits.check(&route, q, addr(1)).is_err());
+        // A changed quota (a reload with another limit) starts afresh.
+        assert_eq!(limits.check(&route, spec(2, 60, 1), addr(1)), Ok(()));
+        assert!(limits.check(&"/other".into(), q, addr(1)).is_ok());
+    }
+}
