@@ -384,6 +384,18 @@ fn check_api_keys(config: &Config, now: i64, out: &mut Vec<Finding>) {
     };
     let path = &settings.file;
     let subject = format!("auth.api_keys.file ({})", path.display());
+    if !path.exists() {
+        out.push(finding(
+            Severity::Warning,
+            &subject,
+            "does not exist yet: no API key works until one is added",
+            format!(
+                "frontdoor key add NAME --file {} (a running server picks it up within a second)",
+                path.display()
+            ),
+        ));
+        return;
+    }
     let entries = match KeyFile::read(path, false).and_then(|f| f.entries(path)) {
         Ok(entries) => entries,
         Err(e) => {

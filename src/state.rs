@@ -79,7 +79,16 @@ impl Runtime {
         };
         let api_keys = match &config.api_keys {
             None => None,
-            Some(k) => Some(Arc::new(ApiKeys::load(k.file.clone())?)),
+            Some(k) => {
+                if !k.file.exists() {
+                    tracing::warn!(
+                        file = %k.file.display(),
+                        "the API key file does not exist yet: no key works until \
+                         `frontdoor key add NAME` creates it"
+                    );
+                }
+                Some(Arc::new(ApiKeys::load(k.file.clone())?))
+            }
         };
         let upstreams = config
             .upstreams

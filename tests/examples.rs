@@ -28,9 +28,9 @@ use tokio::net::TcpListener;
 
 const EXAMPLES: [&str; 4] = ["assistant", "djinnbot", "autobot", "argentos"];
 
-/// ArgentOS's integration user (programs), beside the person `USER`.
-const API_USER: &str = "argent-api";
-const API_PASSWORD: &str = "integration secret";
+/// A second person, beside `USER` (per-user limits are per user).
+const OTHER_USER: &str = "bob";
+const OTHER_PASSWORD: &str = "another secret";
 
 fn example_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -81,11 +81,18 @@ fn rewrite_for_test(
         dir.join("key.pem").display().to_string().into(),
     );
     table.insert("tls".into(), toml::Value::Table(tls));
-    let basic = table_mut(table_mut(&mut table, "auth"), "basic");
+    let auth = table_mut(&mut table, "auth");
+    let basic = table_mut(auth, "basic");
     basic.insert(
         "htpasswd".into(),
         dir.join("htpasswd").display().to_string().into(),
     );
+    if let Some(keys) = auth.get_mut("api_keys").and_then(|k| k.as_table_mut()) {
+        keys.insert(
+            "file".into(),
+            dir.join("api-keys.toml").display().to_string().into(),
+        );
+    }
 
     let url = |name: &str| {
         let addr = upstreams
@@ -120,8 +127,13 @@ fn rewrite_for_test(
 struct Front {
     server: Option<RunningServer>,
     client: Client,
+    /// The API keys created for the test, by name.
+    keys: std::collections::HashMap<String, String>,
     _dir: TempDir,
 }
+
+/// An API key to create before the example starts: name, --route values, --method values.
+type KeySpec<'a> = (&'a str, &'a [&'a str], &'a [&'a str]);
 
 impl std::ops::Deref for Front {
     type Target = Client;
@@ -132,16 +144,42 @@ impl std::ops::Deref for Front {
 
 impl Front {
     /// Starts `examples/NAME.toml` with `extra_routes` (TOML) appended, in front of the given
-    /// stand-ins. Users: `USER` and ArgentOS's `API_USER`, bcrypt from Apache's htpasswd.
+    /// stand-ins. Users: `USER` and `OTHER_USER`, bcrypt from Apache's htpasswd.
     async fn start(name: &str, upstreams: &[(&str, SocketAddr)], extra_routes: &str) -> Front {
+        Self::start_with_keys(name, upstreams, extra_routes, &[]).await
+    }
+
+    /// `start`, with API keys added first as the example's comments say to.
+    async fn start_with_keys(
+        name: &str,
+        upstreams: &[(&str, SocketAddr)],
+        extra_routes: &str,
+        key_specs: &[KeySpec<'_>],
+    ) -> Front {
         install_crypto();
         let dir = TempDir::new(&format!("example-{name}"));
         let users = format!(
             "{}\n{}\n",
             apache_htpasswd_line("B -C 5", USER, PASSWORD),
-            apache_htpasswd_line("B -C 5", API_USER, API_PASSWORD)
+            apache_htpasswd_line("B -C 5", OTHER_USER, OTHER_PASSWORD)
         );
         std::fs::write(dir.join("htpasswd"), users).unwrap();
+        let mut keys = std::collections::HashMap::new();
+        for (key_name, routes, methods) in key_specs {
+            let options = frontdoor::auth::api_keys::commands::AddOptions {
+                name: key_name.to_string(),
+                routes: routes.iter().map(|r| r.to_string()).collect(),
+                methods: methods.iter().map(|m| m.to_string()).collect(),
+                expires: Some("90d".into()),
+            };
+            let key = frontdoor::auth::api_keys::commands::add(
+                &dir.join("api-keys.toml"),
+                &options,
+                frontdoor::clock::now_unix(),
+            )
+            .unwrap();
+            keys.insert(key_name.to_string(), key);
+        }
         let table = rewrite_for_test(example_table(name), &dir, upstreams);
         let text = format!("{}\n{extra_routes}", toml::to_string(&table).unwrap());
         let config = Config::from_toml(&text, &format!("examples/{name}.toml"), &Env::default())
@@ -153,6 +191,7 @@ impl Front {
         Front {
             server: Some(server),
             client,
+            keys,
             _dir: dir,
         }
     }
@@ -182,14 +221,59 @@ impl Front {
             .await
     }
 
+    /// One request over HTTP/1.1 (and the same over HTTP/2, which must agree), with the
+    /// given headers.
+    async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> common::TestResponse {
+        let build = || {
+            let mut builder = Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header("host", self.authority());
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            builder
+                .body(Full::new(Bytes::copy_from_slice(body)))
+                .unwrap()
+        };
+        let h1 = self.send(build()).await;
+        let h2 = self.send_h2(build()).await;
+        assert_eq!(
+            h1.status, h2.status,
+            "{method} {path}: HTTP/1.1 and HTTP/2 agree"
+        );
+        h1
+    }
+
     /// The status for a request that declares `length` body bytes and sends none (the
     /// answer to an over-cap declaration must come before the body).
     async fn declared_status(&self, method: &str, path: &str, length: u64) -> u16 {
+        self.declared_status_as(
+            method,
+            path,
+            length,
+            ("Authorization", &basic(USER, PASSWORD)),
+        )
+        .await
+    }
+
+    async fn declared_status_as(
+        &self,
+        method: &str,
+        path: &str,
+        length: u64,
+        (name, value): (&str, &str),
+    ) -> u16 {
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: {length}\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{name}: {value}\r\nContent-Length: {length}\r\n\
              Expect: 100-continue\r\n\r\n",
             self.authority(),
-            basic(USER, PASSWORD)
         );
         status_of(&self.raw(head.as_bytes()).await)
     }
@@ -586,16 +670,19 @@ async fn assistant_example() {
 
 /// Pins examples/djinnbot.toml: /v1 paths go to the API upstream and every other path to
 /// the dashboard upstream, both behind the login with the user forwarded; /v1/secrets and
-/// everything below it (any spelling, any method) 404 with or without a login and reach
-/// neither upstream; the hidden docs paths 404.
+/// everything below it (any spelling) take only the engine's key, for GET only: a person's
+/// login gets 401, other methods 405, and nothing reaches either upstream without the key;
+/// with it the API gets the request, the key's name and the engine's Authorization; the
+/// hidden docs paths 404.
 #[tokio::test]
 async fn djinnbot_example() {
     let api = demo_agent().await;
     let dashboard = demo_agent().await;
-    let mut front = Front::start(
+    let mut front = Front::start_with_keys(
         "djinnbot",
         &[("default", api.addr), ("dashboard", dashboard.addr)],
         "",
+        &[("djinnbot-engine", &["/v1/secrets"], &["GET"])],
     )
     .await;
 
@@ -627,6 +714,7 @@ async fn djinnbot_example() {
         "the dashboard got API paths: {dashboard_targets:?}"
     );
 
+    let people = basic(USER, PASSWORD);
     for path in [
         "/v1/secrets",
         "/v1/secrets/",
@@ -634,10 +722,20 @@ async fn djinnbot_example() {
         "/v1/%73ecrets/agents/a1/env",
         "/v1//secrets/agents/a1/env",
         "/v1/runs/../secrets/agents/a1/env",
-        "/docs",
-        "/openapi.json",
-        "/admin",
     ] {
+        for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+            let want = if method == Method::GET {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::METHOD_NOT_ALLOWED
+            };
+            for headers in [vec![], vec![("authorization", people.as_str())]] {
+                let r = front.call_with(method.clone(), path, &headers, b"").await;
+                assert_eq!(r.status, want, "{method} {path} {headers:?}");
+            }
+        }
+    }
+    for path in ["/docs", "/openapi.json", "/admin"] {
         for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
             assert_status(
                 &front,
@@ -656,6 +754,45 @@ async fn djinnbot_example() {
             assert!(!reached_under(&seen, hidden), "{seen:?}");
         }
     }
+
+    // The engine's key: GET under /v1/secrets, with its Authorization passed on for
+    // DjinnBot's own ENGINE_INTERNAL_TOKEN check; nothing else.
+    let engine = format!("Bearer {}", front.keys["djinnbot-engine"]);
+    api.clear_seen();
+    front
+        .call_with(
+            Method::GET,
+            "/v1/secrets/agents/a1/env",
+            &[("authorization", &engine)],
+            b"",
+        )
+        .await;
+    let seen = api.seen();
+    assert_eq!(seen.len(), 2, "HTTP/1.1 and HTTP/2");
+    for request in &seen {
+        assert_eq!(request.target, "/v1/secrets/agents/a1/env");
+        assert_eq!(request.header("x-forwarded-user"), vec!["djinnbot-engine"]);
+        assert_eq!(request.header("authorization"), vec![engine.as_str()]);
+    }
+    api.clear_seen();
+    let r = front
+        .call_with(
+            Method::POST,
+            "/v1/secrets/x",
+            &[("authorization", &engine)],
+            b"{}",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = front
+        .call_with(Method::GET, "/v1/runs", &[("authorization", &engine)], b"")
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "the key opens nothing else"
+    );
+    assert!(api.seen().is_empty());
     front.shutdown().await;
 }
 
@@ -745,53 +882,127 @@ async fn autobot_example() {
         413
     );
     assert!(targets(&gateway).is_empty());
+
+    // seed 9, per-user rate limits: 10 at once on /api, then 429 for that user only.
+    let mut passed = 0;
+    let limited = loop {
+        let r = front.get("/api/jobs", Some((USER, PASSWORD))).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            break r;
+        }
+        assert_eq!(r.status, StatusCode::OK);
+        passed += 1;
+        assert!(passed <= 10, "no limit after {passed} requests");
+    };
+    assert!(limited.headers.contains_key("retry-after"));
+    assert_eq!(limited.headers["ratelimit-policy"], "\"/api\";q=30;w=60");
+    let other = front
+        .get("/api/jobs", Some((OTHER_USER, OTHER_PASSWORD)))
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::OK,
+        "another user keeps their own limit"
+    );
+    assert_eq!(
+        front.get("/", Some((USER, PASSWORD))).await.status,
+        StatusCode::OK,
+        "the limit is the API's, not the UI's"
+    );
     front.shutdown().await;
 }
 
-/// Pins examples/argentos.toml: programs reach POST /v1/chat/completions as the integration
-/// user (401 without, 405 for other methods, 413 past 5 MB, their Basic header not passed
-/// on); people reach the gateway and its websocket behind the login; hidden paths 404;
-/// other bodies may exceed 5 MB up to 10 MB.
+/// Pins examples/argentos.toml: programs reach POST /v1/chat/completions with their API
+/// key (X-API-Key with the gateway's own token passed on in Authorization, or the key as a
+/// bearer token, which is not passed on), the gateway seeing the key's name and never the
+/// key; 401 JSON without a key or with a person's login, 405 for other methods, 413 past
+/// 5 MB; the key opens nothing else. People reach the gateway and its websocket behind the
+/// login; hidden paths 404; other bodies may exceed 5 MB up to 10 MB.
 #[tokio::test]
 async fn argentos_example() {
     let gateway = demo_agent().await;
-    let mut front = Front::start("argentos", &[("default", gateway.addr)], "").await;
+    let mut front = Front::start_with_keys(
+        "argentos",
+        &[("default", gateway.addr)],
+        "",
+        &[("argent-api", &["/v1/chat/completions"], &["POST"])],
+    )
+    .await;
+    let key = front.keys["argent-api"].clone();
+    let body = br#"{"model":"argent","messages":[]}"#;
 
+    gateway.clear_seen();
     let api = front
-        .call(
+        .call_with(
             Method::POST,
             "/v1/chat/completions",
-            Some((API_USER, API_PASSWORD)),
-            br#"{"model":"argent","messages":[]}"#.to_vec(),
+            &[
+                ("x-api-key", &key),
+                ("authorization", "Bearer gateway-token"),
+            ],
+            body,
         )
         .await;
     assert_ne!(api.status, StatusCode::UNAUTHORIZED, "{}", api.text());
-    assert_forwarded(&gateway, "/v1/chat/completions", API_USER);
+    let bearer = format!("Bearer {key}");
+    let api = front
+        .call_with(
+            Method::POST,
+            "/v1/chat/completions",
+            &[("authorization", &bearer)],
+            body,
+        )
+        .await;
+    assert_ne!(api.status, StatusCode::UNAUTHORIZED, "{}", api.text());
     let seen = gateway.seen();
-    let completion = seen
-        .iter()
-        .find(|r| r.target == "/v1/chat/completions")
-        .unwrap();
-    assert!(
-        completion.header("authorization").is_empty(),
-        "the Basic login was passed to the gateway"
-    );
-    assert_status(
-        &front,
-        Method::POST,
-        "/v1/chat/completions",
-        StatusCode::NOT_FOUND, // the demo agent does not know it: it was forwarded
+    assert_eq!(seen.len(), 4, "two requests over HTTP/1.1 and HTTP/2");
+    for (n, request) in seen.iter().enumerate() {
+        assert_eq!(request.target, "/v1/chat/completions");
+        assert_eq!(request.header("x-forwarded-user"), vec!["argent-api"]);
+        assert!(
+            request.header("x-api-key").is_empty(),
+            "the key reached the gateway"
+        );
+        let want: Vec<&str> = if n < 2 {
+            vec!["Bearer gateway-token"]
+        } else {
+            vec![]
+        };
+        assert_eq!(request.header("authorization"), want, "request {n}");
+    }
+    gateway.clear_seen();
+    let person = basic(USER, PASSWORD);
+    for headers in [vec![], vec![("authorization", person.as_str())]] {
+        let r = front
+            .call_with(Method::POST, "/v1/chat/completions", &headers, body)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert!(
+            r.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+    }
+    let r = front
+        .call_with(
+            Method::GET,
+            "/v1/chat/completions",
+            &[("x-api-key", &key)],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = front
+        .call_with(Method::GET, "/", &[("x-api-key", &key)], b"")
+        .await;
+    assert_eq!(
+        r.status,
         StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    assert_status(
-        &front,
-        Method::GET,
-        "/v1/chat/completions",
-        StatusCode::METHOD_NOT_ALLOWED,
-        StatusCode::METHOD_NOT_ALLOWED,
-    )
-    .await;
+        "the key does not open the Control UI"
+    );
+    assert!(gateway.seen().is_empty());
 
     assert_status(
         &front,
@@ -820,7 +1031,12 @@ async fn argentos_example() {
     gateway.clear_seen();
     assert_eq!(
         front
-            .declared_status("POST", "/v1/chat/completions", 5_242_881)
+            .declared_status_as(
+                "POST",
+                "/v1/chat/completions",
+                5_242_881,
+                ("X-API-Key", &key)
+            )
             .await,
         413
     );

@@ -306,9 +306,16 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     // A password never reaches the application unless the route says so: not the one
-    // frontdoor checked, and not one a browser resends to a public route.
+    // frontdoor checked, and not one a browser resends to a public route. An API key sent
+    // as X-API-Key leaves Authorization to the application (its own token, say), unless
+    // that is a Basic password.
+    let key_in_own_header = ctx
+        .identity
+        .is_some_and(|i| i.method == crate::config::AuthMethod::ApiKey)
+        && headers.get_all(crate::auth::X_API_KEY).iter().count() == 1;
     if !ctx.forward_authorization
-        && (ctx.identity.is_some() || headers.get_all(header::AUTHORIZATION).iter().any(is_basic))
+        && ((ctx.identity.is_some() && !key_in_own_header)
+            || headers.get_all(header::AUTHORIZATION).iter().any(is_basic))
     {
         headers.remove(header::AUTHORIZATION);
     }

@@ -56,11 +56,12 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
-    /// Reads the key file (which must exist: `frontdoor key add` creates it) and the
-    /// last-used times beside it.
+    /// Reads the key file and the last-used times beside it. A file that does not exist
+    /// yet holds no keys (`frontdoor key add` creates it, and a running server picks it up
+    /// within a second).
     pub fn load(path: PathBuf) -> Result<ApiKeys, KeyFileError> {
         let seen = fingerprint(&path);
-        let entries = KeyFile::read(&path, false)?.entries(&path)?;
+        let entries = KeyFile::read(&path, true)?.entries(&path)?;
         let used = read_last_used(&last_used_path(&path));
         let keys = build(entries, |id| used.get(id).copied().unwrap_or(0));
         Ok(ApiKeys {
@@ -85,7 +86,7 @@ impl ApiKeys {
             }
             *seen = now;
         }
-        let entries = match KeyFile::read(&self.path, false).and_then(|f| f.entries(&self.path)) {
+        let entries = match KeyFile::read(&self.path, true).and_then(|f| f.entries(&self.path)) {
             Ok(entries) => entries,
             Err(e) => return Some(Err(e)),
         };
