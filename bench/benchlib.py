@@ -623,7 +623,7 @@ SCENARIOS = {
 }
 
 NO_RATIO = {"open_when_all_opened", "still_open", "good_non2xx", "max_ms"}
-ORDER = ["direct", "nginx", "nginx-auth", "caddy", "caddy-auth", "frontdoor", "frontdoor-auth"]
+ORDER = ["direct", "nginx", "nginx-auth", "caddy", "caddy-auth", "frontdoor", "frontdoor-auth", "frontdoor-key"]
 PAIRS = [("frontdoor", "nginx"), ("frontdoor-auth", "nginx-auth"), ("frontdoor", "caddy"), ("frontdoor-auth", "caddy-auth")]
 
 
@@ -742,6 +742,9 @@ def cmd_report(args):
             if base:
                 out.append(f"frontdoor with login / frontdoor without login ({where}): "
                            f"{medians['frontdoor-auth']['rps'] / base:.2f}x (goal >= 0.90)")
+                if medians.get("frontdoor-key", {}).get("rps"):
+                    out.append(f"frontdoor with an API key / frontdoor without login ({where}): "
+                               f"{medians['frontdoor-key']['rps'] / base:.2f}x (goal >= 0.90)")
                 out.append("")
         notes = [f"{r['contender']} round {r['round']}: {r['note']}" for r in rows if r.get("note")]
         for n in notes:

@@ -51,3 +51,34 @@ pub fn fingerprint(path: &Path) -> Option<FileFingerprint> {
         inode: meta.ino(),
     })
 }
+
+/// A file that is re-read when it changes (the htpasswd file, the API key file): remembers
+/// the fingerprint of the version last read.
+#[derive(Debug)]
+pub struct FileWatch {
+    seen: std::sync::Mutex<Option<FileFingerprint>>,
+}
+
+impl FileWatch {
+    /// Watches `path` from its current version (the one just read).
+    pub fn new(path: &Path) -> FileWatch {
+        FileWatch {
+            seen: std::sync::Mutex::new(fingerprint(path)),
+        }
+    }
+
+    /// Whether `path` should be read again: it changed since the last call, or `force`.
+    /// The new version is remembered even if reading it then fails, so a broken file is
+    /// reported once and the next change is read again.
+    pub fn changed(&self, path: &Path, force: bool) -> bool {
+        let now = fingerprint(path);
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        if !force && *seen == now {
+            return false;
+        }
+        *seen = now;
+        true
+    }
+}

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::htpasswd::{HtpasswdError, HtpasswdFile};
-use crate::files::{FileFingerprint, fingerprint};
+use crate::files::FileWatch;
 
 /// How long a successful verification is remembered.
 const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -83,12 +83,12 @@ pub struct BasicAuth {
     verify_slots: Arc<Semaphore>,
     cache: VerifiedCache,
     /// What the file looked like when last read, to notice changes cheaply.
-    seen: Mutex<Option<FileFingerprint>>,
+    watch: FileWatch,
 }
 
 impl BasicAuth {
     pub fn load(path: PathBuf, realm: String) -> Result<BasicAuth, HtpasswdError> {
-        let seen = fingerprint(&path);
+        let watch = FileWatch::new(&path);
         let users = HtpasswdFile::load(&path)?;
         let slots = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -99,7 +99,7 @@ impl BasicAuth {
             users: ArcSwap::from_pointee(users),
             verify_slots: Arc::new(Semaphore::new(slots)),
             cache: VerifiedCache::new(),
-            seen: Mutex::new(seen),
+            watch,
         })
     }
 
@@ -107,17 +107,8 @@ impl BasicAuth {
     /// Returns None when nothing was read, the new user count, or the error that kept the
     /// previous users in force.
     pub fn reload(&self, force: bool) -> Option<Result<usize, HtpasswdError>> {
-        let now = fingerprint(&self.path);
-        {
-            let Ok(mut seen) = self.seen.lock() else {
-                return None;
-            };
-            if !force && *seen == now {
-                return None;
-            }
-            // Remember this version even if it fails to load: it is reported once, and
-            // the next change is read again.
-            *seen = now;
+        if !self.watch.changed(&self.path, force) {
+            return None;
         }
         Some(HtpasswdFile::load(&self.path).map(|users| {
             for issue in users.issues() {

@@ -153,12 +153,17 @@ impl KeyFile {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e: toml::de::Error| {
+        Self::parse(&text, path)
+    }
+
+    /// Reads the file's text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<KeyFile, KeyFileError> {
+        toml::from_str(text).map_err(|e: toml::de::Error| {
             let at = e
                 .span()
                 .map(|span| {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: ")
+                    let before = text.get(..span.start).unwrap_or(text);
+                    format!("line {}: ", before.matches('\n').count() + 1)
                 })
                 .unwrap_or_default();
             KeyFileError::Syntax {

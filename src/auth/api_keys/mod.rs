@@ -11,12 +11,12 @@ pub mod format;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use subtle::ConstantTimeEq;
 
-use crate::files::{FileFingerprint, fingerprint};
+use crate::files::FileWatch;
 pub use file::{KeyEntry, KeyFile, KeyFileError};
 
 /// A key in force and when it was last used (Unix seconds, 0: not known).
@@ -50,7 +50,7 @@ pub struct ApiKeys {
     pub path: PathBuf,
     keys: ArcSwap<HashMap<String, Arc<LiveKey>>>,
     /// What the file looked like when last read, to notice changes cheaply.
-    seen: Mutex<Option<FileFingerprint>>,
+    watch: FileWatch,
     /// A last-used time changed since the side file was written.
     used_changed: AtomicBool,
 }
@@ -60,14 +60,14 @@ impl ApiKeys {
     /// yet holds no keys (`frontdoor key add` creates it, and a running server picks it up
     /// within a second).
     pub fn load(path: PathBuf) -> Result<ApiKeys, KeyFileError> {
-        let seen = fingerprint(&path);
+        let watch = FileWatch::new(&path);
         let entries = KeyFile::read(&path, true)?.entries(&path)?;
         let used = read_last_used(&last_used_path(&path));
         let keys = build(entries, |id| used.get(id).copied().unwrap_or(0));
         Ok(ApiKeys {
             path,
             keys: ArcSwap::from_pointee(keys),
-            seen: Mutex::new(seen),
+            watch,
             used_changed: AtomicBool::new(false),
         })
     }
@@ -76,15 +76,8 @@ impl ApiKeys {
     /// None when nothing was read; else the new key count, or the error that kept the
     /// previous keys in force.
     pub fn reload(&self, force: bool) -> Option<Result<usize, KeyFileError>> {
-        let now = fingerprint(&self.path);
-        {
-            let Ok(mut seen) = self.seen.lock() else {
-                return None;
-            };
-            if !force && *seen == now {
-                return None;
-            }
-            *seen = now;
+        if !self.watch.changed(&self.path, force) {
+            return None;
         }
         let entries = match KeyFile::read(&self.path, true).and_then(|f| f.entries(&self.path)) {
             Ok(entries) => entries,
@@ -191,6 +184,11 @@ pub fn read_last_used(path: &Path) -> HashMap<String, i64> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return HashMap::new();
     };
+    parse_last_used(&text)
+}
+
+/// The side file's lines (`ID TIME`), a bad line skipped.
+pub fn parse_last_used(text: &str) -> HashMap<String, i64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
