@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 
 use crate::access_log::{self, AccessRecord, redact_query};
 use crate::auth::{self, Authenticators, Identity, RequestFacts};
-use crate::limits::rate::{QuotaSpec, RateKey};
+use crate::limits::rate::RateKey;
 use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
 use crate::policy::target::parse_target;
@@ -200,12 +200,7 @@ async fn through(
             Some(i) => RateKey::Identity(i.method as u8, i.user.as_str().into()),
             None => RateKey::address(facts.client),
         };
-        let quota = QuotaSpec {
-            count: limit.count,
-            window: limit.window,
-            burst: limit.burst,
-        };
-        if let Err(limited) = state.rate_limits.check(&route.label, quota, key) {
+        if let Err(limited) = state.rate_limits.check(&route.label, limit.quota(), key) {
             state.metrics.rate_limited(&route.label);
             return Err(Refusal::RateLimited {
                 policy: route.label.clone(),

@@ -215,7 +215,11 @@ async fn keys_as_a_user_runs_them() {
         dir.join("other-keys.toml").to_str().unwrap(),
     ]));
 
-    let process = ServeProcess::start(&["--log-format", "json"], &config, &[("RUST_LOG", "info")]);
+    let process = ServeProcess::start(
+        &["--log-format", "json"],
+        &config,
+        &[("RUST_LOG", "info,frontdoor=trace")],
+    );
     let client = Client::new(process.addr, &dir.join("cert.pem"));
 
     for proto in [Proto::H1, Proto::H2] {
@@ -247,6 +251,31 @@ async fn keys_as_a_user_runs_them() {
             assert_eq!(request.header("x-forwarded-user"), vec!["bot"]);
             assert!(request.header("authorization").is_empty());
             assert!(request.header("x-api-key").is_empty());
+        }
+        // A key as X-API-Key leaves Authorization to the application's own token, but
+        // never lets a frontdoor key through there.
+        for (authorization, upstream) in [
+            (
+                "Bearer app-token".to_string(),
+                vec!["Bearer app-token".to_string()],
+            ),
+            (bearer(&bot), vec![]),
+        ] {
+            agent.clear_seen();
+            let r = call(
+                &client,
+                proto,
+                Method::GET,
+                "/api/echo",
+                &[("x-api-key", &bot), ("authorization", &authorization)],
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(
+                agent.seen()[0].header("authorization"),
+                upstream,
+                "{proto:?}"
+            );
         }
         // ... unless the route forwards it.
         agent.clear_seen();

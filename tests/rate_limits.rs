@@ -247,7 +247,7 @@ fn rate_limit_mistakes_are_named() {
             "route[0].rate_limit",
             "s, min, h",
         ),
-        ("rate_limit = \"0/s\"", "route[0].rate_limit", "above 0"),
+        ("rate_limit = \"0/s\"", "route[0].rate_limit", "from 1 to"),
         ("burst = 5", "route[0].burst", "rate_limit"),
     ] {
         let err = Config::from_toml(&format!("{base}{extra}\n"), "f.toml", &Env::default())

@@ -394,6 +394,24 @@ async fn signed_deliveries_pass_and_forgeries_do_not() {
     );
     assert!(agent.seen().is_empty());
 
+    // A route without max_body_bytes holds at most 1 MiB of an unverified delivery.
+    let over = vec![b's'; (1 << 20) + 1];
+    agent.clear_seen();
+    let r = post(
+        &client,
+        Proto::H2,
+        "/hooks/stripe",
+        &[("stripe-signature", "t=1,v1=00".into())],
+        &over,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "webhook default cap"
+    );
+    assert!(agent.seen().is_empty());
+
     // A signed route answers only POST (its methods), and only signatures open it.
     let r = client
         .get("/hooks/github", Some(("alice", "correct horse")))
@@ -447,6 +465,11 @@ fn webhook_config_mistakes_are_named() {
     let cases = [
         (
             "[[route]]\npath = \"/hooks/gh\"\nauth = [\"webhook\"]\nwebhook = { kind = \"github\", secret = \"literal\" }\n",
+            "route[0].webhook.secret",
+            "reference",
+        ),
+        (
+            "[[route]]\npath = \"/hooks/gh\"\nauth = [\"webhook\"]\nwebhook = { kind = \"github\", secret = \"${hunter2\" }\n",
             "route[0].webhook.secret",
             "reference",
         ),

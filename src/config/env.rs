@@ -29,7 +29,7 @@ pub(super) fn refuse_literal_secrets(table: &toml::Table, file: &str) -> Result<
             _ => continue,
         };
         for text in texts {
-            if !(text.starts_with("${") || text.starts_with("file:")) {
+            if !is_reference(text) {
                 return Err(ConfigError::Invalid {
                     file: file.to_string(),
                     key: name,
@@ -213,6 +213,11 @@ pub(super) fn resolve_value(
     }
 }
 
+/// `${NAME}` or `file:PATH`: what `resolve_value` replaces.
+fn is_reference(text: &str) -> bool {
+    (text.starts_with("${") && text.ends_with('}') && text.len() > 3) || text.starts_with("file:")
+}
+
 /// A route's webhook signing secrets must be references too.
 fn refuse_literal_webhook_secrets(table: &toml::Table, file: &str) -> Result<(), ConfigError> {
     let Some(toml::Value::Array(routes)) = table.get("route") else {
@@ -230,10 +235,7 @@ fn refuse_literal_webhook_secrets(table: &toml::Table, file: &str) -> Result<(),
                 }
                 _ => continue,
             };
-            if texts
-                .iter()
-                .any(|t| !(t.starts_with("${") || t.starts_with("file:")))
-            {
+            if texts.iter().any(|t| !is_reference(t)) {
                 return Err(ConfigError::Invalid {
                     file: file.to_string(),
                     key: format!("route[{i}].webhook.{key}"),

@@ -52,6 +52,14 @@ pub struct WebhookSettings {
     pub tolerance_secs: i64,
 }
 
+/// A webhook route's body cap unless it sets `max_body_bytes` (the body is held in memory
+/// until the signature is checked).
+pub const DEFAULT_WEBHOOK_BODY_BYTES: u64 = 1 << 20;
+
+/// The most requests a limit may name per window (a finer rate than 1 per microsecond
+/// cannot be measured).
+const MAX_RATE_COUNT: u32 = 1_000_000;
+
 /// Stripe's and Slack's own default: five minutes.
 const DEFAULT_TOLERANCE_SECS: u64 = 300;
 
@@ -178,6 +186,17 @@ pub struct RateLimitSettings {
     pub burst: u32,
 }
 
+impl RateLimitSettings {
+    /// The limiter's view of it.
+    pub fn quota(&self) -> crate::limits::rate::QuotaSpec {
+        crate::limits::rate::QuotaSpec {
+            count: self.count,
+            window: self.window,
+            burst: self.burst,
+        }
+    }
+}
+
 /// Reads `"60/min"` (also `/s`, `/h`; `/second`, `/minute`, `/hour`).
 pub(super) fn rate_limit(text: &str, burst: Option<u32>) -> Result<RateLimitSettings, String> {
     let usage = "write it as COUNT/UNIT, e.g. \"60/min\", \"5/s\" or \"1000/h\"";
@@ -188,8 +207,12 @@ pub(super) fn rate_limit(text: &str, burst: Option<u32>) -> Result<RateLimitSett
         .trim()
         .parse()
         .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("`{text}`: the count must be a whole number above 0; {usage}"))?;
+        .filter(|&n| n > 0 && n <= MAX_RATE_COUNT)
+        .ok_or_else(|| {
+            format!(
+                "`{text}`: the count must be a whole number from 1 to {MAX_RATE_COUNT}; {usage}"
+            )
+        })?;
     let window = match unit.trim() {
         "s" | "sec" | "second" => Duration::from_secs(1),
         "m" | "min" | "minute" => Duration::from_secs(60),
@@ -289,7 +312,15 @@ mod tests {
             rate_limit("1000/h", None).unwrap().window,
             Duration::from_secs(3600)
         );
-        for bad in ["60", "0/min", "-1/s", "x/min", "60/day", "60/"] {
+        for bad in [
+            "60",
+            "0/min",
+            "-1/s",
+            "x/min",
+            "60/day",
+            "60/",
+            "2000000000/s",
+        ] {
             assert!(rate_limit(bad, None).is_err(), "{bad}");
         }
         assert!(rate_limit("1/s", Some(0)).is_err());

@@ -260,7 +260,11 @@ pub(super) fn routes(
             exact: r.exact.unwrap_or(false),
             methods,
             auth,
-            max_body_bytes: r.max_body_bytes,
+            // A delivery is held in memory until its signature is checked: 1 MiB unless
+            // the route says more (GitHub sends up to 25 MB, Stripe and Slack far less).
+            max_body_bytes: r.max_body_bytes.or(webhook
+                .is_some()
+                .then_some(super::integrations::DEFAULT_WEBHOOK_BODY_BYTES)),
             forward_authorization: r.forward_authorization.unwrap_or(false),
             upstream,
             access,

@@ -2,9 +2,10 @@
 //! crate, one bucket per caller (a login's identity, else the client address with IPv6 by
 //! /64). The buckets live in a store of our own, bounded: once it holds `max_keys` callers
 //! (an attacker rotating addresses), buckets indistinguishable from fresh ones are dropped
-//! (at most once a second), and callers still beyond the bound share one overflow bucket,
-//! so memory stays bounded whatever the traffic. Limits survive config reloads (they are
-//! kept by route and quota).
+//! (at most once a second), and a new caller beyond the bound takes the place of the bucket
+//! closest to full again (the one whose loss changes least), so memory stays bounded
+//! whatever the traffic and no caller is pushed into a bucket shared with an attacker.
+//! Limits survive config reloads while their route and quota stay (kept by both).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -91,6 +92,24 @@ impl RateLimits {
         };
         limiter.check(&key)
     }
+
+    /// Drops the limiters of routes and quotas a reloaded config no longer has.
+    pub fn retain(&self, mut keep: impl FnMut(&str, QuotaSpec) -> bool) {
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        routes.retain(|(route, quota), _| keep(route, *quota));
+    }
+
+    /// How many route limiters are kept.
+    pub fn len(&self) -> usize {
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One route's buckets.
@@ -162,24 +181,16 @@ impl Limited {
 }
 
 /// The buckets: each caller's theoretical arrival time (GCRA's whole state), at most
-/// `max_keys` of them, and the one bucket callers beyond that share.
+/// `max_keys` of them.
 pub struct BoundedStore<K> {
-    inner: Mutex<Buckets<K>>,
+    inner: Mutex<HashMap<K, u64>>,
     max_keys: usize,
-}
-
-struct Buckets<K> {
-    by_key: HashMap<K, u64>,
-    overflow: Option<u64>,
 }
 
 impl<K> BoundedStore<K> {
     pub fn new(max_keys: usize) -> BoundedStore<K> {
         BoundedStore {
-            inner: Mutex::new(Buckets {
-                by_key: HashMap::new(),
-                overflow: None,
-            }),
+            inner: Mutex::new(HashMap::new()),
             max_keys,
         }
     }
@@ -193,19 +204,25 @@ impl<K: Hash + Eq + Clone> StateStore for BoundedStore<K> {
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
         let mut buckets = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(state) = buckets.by_key.get_mut(key) {
+        if let Some(state) = buckets.get_mut(key) {
             let (result, next) = f(Some(Nanos::from(*state)))?;
             *state = next.as_u64();
             return Ok(result);
         }
-        if buckets.by_key.len() < self.max_keys {
-            // A refused first request adds nothing (f fails before the insert).
-            let (result, next) = f(None)?;
-            buckets.by_key.insert(key.clone(), next.as_u64());
-            return Ok(result);
+        // A refused first request adds nothing (f fails before the insert).
+        let (result, next) = f(None)?;
+        if buckets.len() >= self.max_keys {
+            // Full even after the sweep: the bucket with the earliest arrival time is the
+            // closest to full again; it makes room.
+            let soonest = buckets
+                .iter()
+                .min_by_key(|(_, state)| **state)
+                .map(|(k, _)| k.clone());
+            if let Some(soonest) = soonest {
+                buckets.remove(&soonest);
+            }
         }
-        let (result, next) = f(buckets.overflow.map(Nanos::from))?;
-        buckets.overflow = Some(next.as_u64());
+        buckets.insert(key.clone(), next.as_u64());
         Ok(result)
     }
 }
@@ -214,18 +231,14 @@ impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
     fn retain_recent(&self, drop_below: Nanos) {
         let mut buckets = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let below = drop_below.as_u64();
-        buckets.by_key.retain(|_, state| *state >= below);
-        if buckets.overflow.is_some_and(|state| state < below) {
-            buckets.overflow = None;
-        }
-        buckets.by_key.shrink_to_fit();
+        buckets.retain(|_, state| *state >= below);
+        buckets.shrink_to_fit();
     }
 
     fn len(&self) -> usize {
         self.inner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .by_key
             .len()
     }
 
@@ -282,24 +295,24 @@ mod tests {
         );
     }
 
-    /// An attacker rotating addresses: the store never holds more than `max_keys` callers,
-    /// the ones beyond share the overflow bucket (and are limited together), and callers
-    /// already tracked keep their own buckets.
+    /// An attacker rotating addresses: the store never holds more than `max_keys` callers;
+    /// every new caller still gets a bucket of its own (none is pushed into one shared with
+    /// the attacker), and the most recent callers keep their limits.
     #[test]
     fn rotating_addresses_cannot_grow_memory() {
         let limiter = RouteLimiter::new(spec(1, 3600, 1), 50).unwrap();
-        assert_eq!(limiter.check(&addr(1)), Ok(()));
-        let mut refused = 0;
-        for n in 2..100_000 {
-            if limiter.check(&addr(n)).is_err() {
-                refused += 1;
-            }
+        for n in 1..100_000 {
+            assert_eq!(
+                limiter.check(&addr(n)),
+                Ok(()),
+                "caller {n} has its own bucket"
+            );
             assert!(limiter.tracked() <= 50);
         }
         assert_eq!(limiter.tracked(), 50);
-        assert!(refused > 99_000, "the overflow bucket is shared: {refused}");
-        // The first caller's own (empty) bucket is still there.
-        assert!(limiter.check(&addr(1)).is_err());
+        // The latest callers are still limited (their buckets stayed).
+        assert!(limiter.check(&addr(99_999)).is_err());
+        assert!(limiter.check(&addr(99_990)).is_err());
     }
 
     /// Buckets that filled up again are dropped when the store is full, so new callers get
@@ -335,5 +348,12 @@ mod tests {
         // A changed quota (a reload with another limit) starts afresh.
         assert_eq!(limits.check(&route, spec(2, 60, 1), addr(1)), Ok(()));
         assert!(limits.check(&"/other".into(), q, addr(1)).is_ok());
+        assert_eq!(limits.len(), 3);
+        limits.retain(|route, quota| route == "/api" && quota == q);
+        assert_eq!(limits.len(), 1);
+        assert!(
+            limits.check(&route, q, addr(1)).is_err(),
+            "the kept one kept its count"
+        );
     }
 }

@@ -194,6 +194,16 @@ fn rule_for(name: &HeaderName) -> Rule {
     }
 }
 
+/// `Bearer fdk_...`: one of frontdoor's API keys (never the application's).
+fn is_api_key_bearer(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() > 7
+        && bytes[..7].eq_ignore_ascii_case(b"bearer ")
+        && bytes[7..]
+            .trim_ascii_start()
+            .starts_with(crate::auth::api_keys::format::PREFIX.as_bytes())
+}
+
 /// Whether an `Authorization` value is Basic credentials (a password).
 fn is_basic(value: &HeaderValue) -> bool {
     let bytes = value.as_bytes().trim_ascii_start();
@@ -315,7 +325,10 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
         && headers.get_all(crate::auth::X_API_KEY).iter().count() == 1;
     if !ctx.forward_authorization
         && ((ctx.identity.is_some() && !key_in_own_header)
-            || headers.get_all(header::AUTHORIZATION).iter().any(is_basic))
+            || headers
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .any(|v| is_basic(v) || is_api_key_bearer(v)))
     {
         headers.remove(header::AUTHORIZATION);
     }

@@ -131,6 +131,15 @@ impl RunningServer {
             self.certificate.set(certificate);
         }
         self.state.lockout.set_settings(runtime.config.lockout);
+        let limited: Vec<(Arc<str>, crate::limits::rate::QuotaSpec)> = runtime
+            .config
+            .routes
+            .iter()
+            .filter_map(|r| Some((r.label.clone(), r.rate_limit?.quota())))
+            .collect();
+        self.state
+            .rate_limits
+            .retain(|label, quota| limited.iter().any(|(l, q)| &**l == label && *q == quota));
         let routes = runtime.config.routes.len();
         self.state.runtime.store(Arc::new(runtime));
         tracing::info!(config = %path.display(), routes, "config reloaded");
