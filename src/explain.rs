@@ -166,5 +166,6 @@ fn auth_name(method: AuthMethod) -> &'static str {
         AuthMethod::OidcBearer => "oidcbearer",
         AuthMethod::ApiKey => "api_key",
         AuthMethod::Webhook => "webhook",
+        AuthMethod::Login => "login",
     }
 }

@@ -150,7 +150,18 @@ async fn through(
     //    upstream.
     let route = match config.routes.decide(&req.method, &target.path) {
         Decision::Reserved => {
-            return crate::endpoints::answer(state, &target, &req, peer)
+            let facts = crate::endpoints::Facts {
+                target: &target,
+                req: &req,
+                peer,
+                client: crate::proxy::client_address(
+                    peer.ip(),
+                    &req.headers,
+                    &config.server.trusted_proxies,
+                ),
+                basic: runtime.basic.as_deref(),
+            };
+            return crate::endpoints::answer(state, &facts, body.take())
                 .await
                 .map(Answer::Own);
         }
@@ -186,6 +197,7 @@ async fn through(
         basic: runtime.basic.as_deref(),
         api_keys: runtime.api_keys.as_deref(),
         oidc: state.oidc.as_deref(),
+        login: state.login.as_deref(),
         lockout: &state.lockout,
         metrics: &state.metrics,
     };

@@ -103,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Second factors (TOTP) for the sign-in page ([auth.login] totp = FILE): add, remove.
+    Totp {
+        #[command(subcommand)]
+        command: TotpCommand,
+    },
 }
 
 /// Where the key file is: `--file`, else the config's `[auth.api_keys] file`.
@@ -156,6 +161,34 @@ enum KeyCommand {
         /// The new key's expiry (default: the old key's lifetime again, or never).
         #[arg(long)]
         expires: Option<String>,
+    },
+}
+
+/// Where the second factors' file is: `--file`, else the config's `[auth.login] totp`.
+#[derive(clap::Args)]
+struct TotpFileArgs {
+    /// The second factors' file (default: [auth.login] totp of the config).
+    #[arg(long, conflicts_with = "config")]
+    file: Option<PathBuf>,
+    /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum TotpCommand {
+    /// Enrol USER (a new secret replaces an old one): prints the otpauth:// URI and a QR code
+    /// for an authenticator app.
+    Add {
+        user: String,
+        #[command(flatten)]
+        file: TotpFileArgs,
+    },
+    /// Remove USER's second factor.
+    Remove {
+        user: String,
+        #[command(flatten)]
+        file: TotpFileArgs,
     },
 }
 
@@ -230,6 +263,63 @@ fn key_file(args: KeyFileArgs) -> Result<PathBuf> {
              (relative to its folder), or name the file with --file",
             path.display()
         ),
+    }
+}
+
+/// The second factors' file a `totp` command edits.
+fn totp_file(args: TotpFileArgs) -> Result<PathBuf> {
+    if let Some(file) = args.file {
+        return Ok(file);
+    }
+    let path = config_path(args.config);
+    let config = Config::load(&path)?;
+    match config.login.and_then(|l| l.totp) {
+        Some(file) => Ok(file),
+        None => bail!(
+            "{} has no [auth.login] totp file; add `totp = \"totp\"` under [auth.login] \
+             (relative to its folder), or name the file with --file",
+            path.display()
+        ),
+    }
+}
+
+fn totp_command(command: TotpCommand) -> Result<ExitCode> {
+    use frontdoor::auth::login::totp;
+    match command {
+        TotpCommand::Add { user, file } => {
+            let path = totp_file(file)?;
+            let uri = totp::add(&path, &user)?;
+            println!("{uri}");
+            match qrcode::QrCode::new(uri.as_bytes()) {
+                Ok(code) => {
+                    use qrcode::render::unicode::Dense1x2;
+                    let art = code
+                        .render::<Dense1x2>()
+                        .dark_color(Dense1x2::Light)
+                        .light_color(Dense1x2::Dark)
+                        .quiet_zone(true)
+                        .build();
+                    println!("{art}");
+                }
+                Err(e) => eprintln!("(no QR code: {e})"),
+            }
+            eprintln!(
+                "{user} now needs a code from an authenticator app at sign-in: scan the QR code \
+                 above or enter the URI's secret. Written to {} (mode 0600).",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TotpCommand::Remove { user, file } => {
+            let path = totp_file(file)?;
+            if totp::remove(&path, &user)? {
+                eprintln!("{user}'s second factor is removed ({}).", path.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{user} has no second factor in {}.", path.display());
+                Ok(ExitCode::FAILURE)
+            }
+        }
     }
 }
 
@@ -432,6 +522,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Key { command } => key_command(command),
+        Command::Totp { command } => totp_command(command),
         Command::Cert {
             command: CertCommand::SelfSigned { hosts, cert, key },
         } => {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub certificate: Arc<CertificateSlot>,
     /// The OpenID provider, discovered at start (`[auth.oidc]`); kept across reloads.
     pub oidc: Option<Arc<Oidc>>,
+    /// The sign-in page (`[auth.login]`), built at start; kept across reloads.
+    pub login: Option<Arc<crate::auth::login::Login>>,
 }
 
 /// One config and what was built from it: upstream clients (by `Route::upstream`) and the

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod basic;
 pub mod htpasswd;
+pub mod login;
 pub mod oidc;
 pub mod passwd;
 pub mod webhook;
@@ -34,6 +35,15 @@ impl Identity {
         Identity {
             user: name,
             method: AuthMethod::ApiKey,
+            email: None,
+            groups: Vec::new(),
+        }
+    }
+
+    fn login(user: String) -> Identity {
+        Identity {
+            user,
+            method: AuthMethod::Login,
             email: None,
             groups: Vec::new(),
         }
@@ -73,6 +83,8 @@ pub struct Authenticators<'a> {
     pub api_keys: Option<&'a ApiKeys>,
     /// The OpenID provider of `[auth.oidc]`.
     pub oidc: Option<&'a oidc::Oidc>,
+    /// The sign-in page of `[auth.login]`.
+    pub login: Option<&'a login::Login>,
     /// Failure counts and bans.
     pub lockout: &'a Lockout,
     pub metrics: &'a Metrics,
@@ -95,6 +107,7 @@ pub async fn authenticate(
         basic,
         api_keys,
         oidc,
+        login,
         lockout,
         metrics,
     } = *with;
@@ -109,6 +122,22 @@ pub async fn authenticate(
         match method {
             // Checked by the handler once the body is read (it is what is signed).
             AuthMethod::Webhook => {}
+            AuthMethod::Login => {
+                let Some(login) = login else { continue };
+                match login.check_session(headers) {
+                    login::LoginSession::Valid {
+                        user,
+                        set_cookies: renewed,
+                    } => {
+                        set_cookies.extend(renewed);
+                        return Ok(Some(Identity::login(user)));
+                    }
+                    login::LoginSession::Ended { set_cookies: clear } => {
+                        set_cookies.extend(clear);
+                    }
+                    login::LoginSession::Absent => {}
+                }
+            }
             AuthMethod::ApiKey => {
                 let Some(keys) = api_keys else { continue };
                 let Some(presented) = presented_api_key(headers) else {
@@ -161,53 +190,27 @@ pub async fn authenticate(
                 let Some(credentials) = parse_basic_header(value.as_bytes()) else {
                     continue;
                 };
-                // A ban refuses everything, the right password too, before any hash.
-                if let Err(banned) = lockout.check(&credentials.user, client) {
-                    return Err(refused(&credentials.user, client, banned));
-                }
-                // A recent successful verification passes without taking an attempt slot,
-                // so bursts of a logged-in client never meet the in-flight limits.
-                if basic.is_cached(&credentials) {
-                    metrics.login_cache_hit();
-                    lockout.record_success(&credentials.user);
+                if check_password(basic, &credentials, client, lockout, metrics).await? {
                     return Ok(Some(Identity::basic(credentials.user)));
-                }
-                // Anything else is an attempt: it counts toward the limits while its hash is
-                // computed, and as a failure if the client goes away before the outcome.
-                let attempt = match lockout.begin(&credentials.user, client) {
-                    Ok(attempt) => attempt,
-                    Err(banned) => return Err(refused(&credentials.user, client, banned)),
-                };
-                let verification = basic.verify(&credentials).await;
-                if verification != Verification::Rejected {
-                    if verification == Verification::Cached {
-                        metrics.login_cache_hit();
-                    }
-                    attempt.succeeded();
-                    return Ok(Some(Identity::basic(credentials.user)));
-                }
-                tracing::warn!(
-                    user = %loggable_user(&credentials.user),
-                    client = %client,
-                    reason = "bad credentials",
-                    "login failed"
-                );
-                metrics.login_failed();
-                if let Some(reason) = attempt.failed() {
-                    metrics.ban_started(ban_reason(reason));
-                    tracing::warn!(
-                        user = %loggable_user(&credentials.user),
-                        client = %client,
-                        reason = ban_reason(reason),
-                        ban_secs = lockout.settings().ban_time.as_secs(),
-                        "login ban started"
-                    );
                 }
             }
         }
     }
-    // Nobody proved who they are. A browser on a route with OIDC login goes to the
-    // provider; everything else gets a 401 (a Basic challenge where Basic is accepted).
+    // Nobody proved who they are. A browser on a route with the sign-in page goes there
+    // (it offers the provider too), on one with OIDC login to the provider; everything else
+    // gets a 401 (a Basic challenge where Basic is accepted).
+    if login.is_some()
+        && route.auth.contains(&AuthMethod::Login)
+        && oidc::is_browser_navigation(facts.method, headers)
+    {
+        let rd: String = url::form_urlencoded::byte_serialize(
+            oidc::safe_return_target(facts.return_to).as_bytes(),
+        )
+        .collect();
+        return Err(Refusal::SignIn {
+            location: format!("{}?rd={rd}", login::LOGIN_PATH),
+        });
+    }
     if let Some(oidc) = oidc
         && route.auth.contains(&AuthMethod::Oidc)
         && oidc::is_browser_navigation(facts.method, headers)
@@ -219,7 +222,9 @@ pub async fn authenticate(
         set_cookies.extend(cookies);
         return Err(Refusal::SignIn { location });
     }
-    if route.auth.contains(&AuthMethod::Basic) {
+    // A route with the sign-in page never sends a Basic challenge: a page's fetch would
+    // make the browser open its password dialog. Scripts send Basic credentials unasked.
+    if route.auth.contains(&AuthMethod::Basic) && !route.auth.contains(&AuthMethod::Login) {
         Err(Refusal::BadCredentials { realm })
     } else if route.auth.contains(&AuthMethod::ApiKey) {
         // No key (or a bearer token that is not one) where a key would do: the answer an
@@ -337,8 +342,63 @@ pub fn loggable_user(user: &str) -> String {
     }
 }
 
+/// Checks a user's password with the lockout around it: a ban refuses everything (the
+/// right password too) before any hash; a recent success passes from the cache without
+/// taking an attempt slot; anything else is an attempt that counts toward the limits while
+/// its hash is computed. Ok(false): wrong (counted, logged).
+pub async fn check_password(
+    basic: &BasicAuth,
+    credentials: &basic::BasicCredentials,
+    client: IpAddr,
+    lockout: &Lockout,
+    metrics: &Metrics,
+) -> Result<bool, Refusal> {
+    if let Err(banned) = lockout.check(&credentials.user, client) {
+        return Err(refused(&credentials.user, client, banned));
+    }
+    if basic.is_cached(credentials) {
+        metrics.login_cache_hit();
+        lockout.record_success(&credentials.user);
+        return Ok(true);
+    }
+    let attempt = match lockout.begin(&credentials.user, client) {
+        Ok(attempt) => attempt,
+        Err(banned) => return Err(refused(&credentials.user, client, banned)),
+    };
+    let verification = basic.verify(credentials).await;
+    if verification != Verification::Rejected {
+        if verification == Verification::Cached {
+            metrics.login_cache_hit();
+        }
+        attempt.succeeded();
+        return Ok(true);
+    }
+    tracing::warn!(
+        user = %loggable_user(&credentials.user),
+        client = %client,
+        reason = "bad credentials",
+        "login failed"
+    );
+    metrics.login_failed();
+    if let Some(reason) = attempt.failed() {
+        metrics.ban_started(ban_reason(reason));
+        tracing::warn!(
+            user = %loggable_user(&credentials.user),
+            client = %client,
+            reason = ban_reason(reason),
+            ban_secs = lockout.settings().ban_time.as_secs(),
+            "login ban started"
+        );
+    }
+    Ok(false)
+}
+
 /// The 429 for a banned (or, for a moment, saturated) user or address, logged once.
-fn refused(user: &str, client: IpAddr, banned: crate::limits::lockout::Banned) -> Refusal {
+pub(crate) fn refused(
+    user: &str,
+    client: IpAddr,
+    banned: crate::limits::lockout::Banned,
+) -> Refusal {
     tracing::warn!(
         user = %loggable_user(user),
         client = %client,
@@ -350,7 +410,7 @@ fn refused(user: &str, client: IpAddr, banned: crate::limits::lockout::Banned) -
     }
 }
 
-fn ban_reason(reason: BanReason) -> &'static str {
+pub(crate) fn ban_reason(reason: BanReason) -> &'static str {
     match reason {
         BanReason::User => "too many failed logins for this user",
         BanReason::ClientAddress => "too many failed logins from this address",

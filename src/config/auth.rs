@@ -214,3 +214,44 @@ pub(super) fn session_settings(
         refresh_interval,
     })
 }
+
+/// `[auth.login]`: needs the users of `[auth.basic]` and the session keys of `[session]`.
+pub(super) fn login_settings(
+    raw: super::raw::RawLogin,
+    basic: bool,
+    session: bool,
+    file: &str,
+) -> Result<super::LoginSettings, ConfigError> {
+    let invalid = |k: &str, problem: &str| ConfigError::Invalid {
+        file: file.to_string(),
+        key: k.to_string(),
+        problem: problem.to_string(),
+    };
+    if !basic {
+        return Err(invalid(
+            "auth.login",
+            "signs in the users of [auth.basic], which is not configured: add \
+             [auth.basic] htpasswd = \"htpasswd\"",
+        ));
+    }
+    if !session {
+        return Err(invalid(
+            "auth.login",
+            "keeps people signed in with the [session] cookie, which is not configured: add \
+             [session] cookie_key = \"${FRONTDOOR_COOKIE_KEY}\" (32+ random bytes, \
+             `openssl rand -base64 48`)",
+        ));
+    }
+    let totp_required = raw.totp_required.unwrap_or(false);
+    if totp_required && raw.totp.is_none() {
+        return Err(invalid(
+            "auth.login.totp_required",
+            "needs the second factors' file: add totp = \"totp\" and enrol users with \
+             `frontdoor totp add USER`",
+        ));
+    }
+    Ok(super::LoginSettings {
+        totp: raw.totp.filter(|t| !t.is_empty()).map(Into::into),
+        totp_required,
+    })
+}

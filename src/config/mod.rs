@@ -89,6 +89,8 @@ pub struct Config {
     pub basic: Option<BasicSettings>,
     /// `[auth.api_keys]`: where the keys of `frontdoor key` are kept.
     pub api_keys: Option<ApiKeySettings>,
+    /// `[auth.login]`: the sign-in page for the htpasswd users.
+    pub login: Option<LoginSettings>,
     pub oidc: Option<OidcSettings>,
     pub session: Option<SessionSettings>,
     pub lockout: LockoutSettings,
@@ -207,7 +209,17 @@ pub enum HostHeader {
     Upstream,
 }
 
-#[derive(Debug, Clone)]
+/// `[auth.login]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSettings {
+    /// The TOTP secrets file (`frontdoor totp add`); None: no second factor.
+    pub totp: Option<PathBuf>,
+    /// Every user must have a second factor (a user without one cannot sign in).
+    pub totp_required: bool,
+}
+
+/// `[auth.api_keys]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeySettings {
     pub file: PathBuf,
 }
@@ -314,6 +326,8 @@ pub enum AuthMethod {
     ApiKey,
     /// A webhook delivery signed with the route's `webhook` secret (alone on its route).
     Webhook,
+    /// A session from frontdoor's own sign-in page (`[auth.login]`, `[session]`).
+    Login,
 }
 
 /// One `[[route]]` after validation.
@@ -460,6 +474,9 @@ impl Config {
         if let Some(keys) = self.api_keys.as_mut() {
             anchor(&mut keys.file);
         }
+        if let Some(totp) = self.login.as_mut().and_then(|l| l.totp.as_mut()) {
+            anchor(totp);
+        }
     }
 }
 
@@ -494,12 +511,22 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         Some(s) => Some(auth::session_settings(s, file)?),
     };
     let lockout = auth::lockout_settings(raw.auth.lockout, file)?;
+    let login = match raw.auth.login {
+        None => None,
+        Some(l) => Some(auth::login_settings(
+            l,
+            basic.is_some(),
+            session.is_some(),
+            file,
+        )?),
+    };
     let routes = routes::routes(
         raw.routes,
         &routes::RouteContext {
             upstreams: &upstreams,
             basic: basic.is_some(),
             api_keys: api_keys.is_some(),
+            login: login.is_some(),
             oidc: oidc.is_some(),
             session: session.is_some(),
         },
@@ -521,6 +548,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         ui,
         basic,
         api_keys,
+        login,
         oidc,
         session,
         lockout,

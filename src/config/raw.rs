@@ -146,6 +146,17 @@ pub struct RawAuth {
     pub lockout: Option<RawLockout>,
     pub oidc: Option<RawOidc>,
     pub api_keys: Option<RawApiKeys>,
+    pub login: Option<RawLogin>,
+}
+
+/// `[auth.login]`: a sign-in page for the htpasswd users.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogin {
+    /// The second factors' file (`frontdoor totp add USER`).
+    pub totp: Option<String>,
+    /// Every user must have a second factor.
+    pub totp_required: Option<bool>,
 }
 
 /// `[auth.api_keys]`: keys for programs, managed with `frontdoor key`.

@@ -12,6 +12,7 @@ pub(super) struct RouteContext<'a> {
     pub upstreams: &'a [UpstreamSettings],
     pub basic: bool,
     pub api_keys: bool,
+    pub login: bool,
     pub oidc: bool,
     pub session: bool,
 }
@@ -156,6 +157,17 @@ pub(super) fn routes(
                     }
                     auth.push(AuthMethod::ApiKey);
                 }
+                "login" => {
+                    if !ctx.login {
+                        return Err(invalid(
+                            &key("auth"),
+                            "uses \"login\" but [auth.login] is not configured: add \
+                             [auth.login] (it signs in the users of [auth.basic])"
+                                .to_string(),
+                        ));
+                    }
+                    auth.push(AuthMethod::Login);
+                }
                 "webhook" => {
                     if auth_names.len() > 1 {
                         return Err(invalid(
@@ -181,7 +193,7 @@ pub(super) fn routes(
                         &key("auth"),
                         format!(
                             "unknown or unsupported auth method `{other}` \
-                             (known: none, basic, oidc, oidc_bearer, api_key, webhook)"
+                             (known: none, basic, login, oidc, oidc_bearer, api_key, webhook)"
                         ),
                     ));
                 }

@@ -4,7 +4,7 @@
 //! a hidden path's 404 must not be told apart from an unlisted path's 404.
 
 mod cookies;
-mod pages;
+pub mod pages;
 mod refusal;
 
 use bytes::Bytes;

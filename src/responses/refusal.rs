@@ -236,12 +236,14 @@ impl Refusal {
             } else {
                 (
                     "text/html; charset=utf-8",
-                    format!(
-                        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>403 Forbidden</title></head>\
-                         <body><h1>403 Forbidden</h1><p>You are signed in as <b>{}</b>, who may not \
-                         open this page.</p><p><a href=\"/_frontdoor/logout\">Sign out</a> to sign in \
-                         as someone else.</p></body></html>\n",
-                        pages::escape_html(who)
+                    pages::document(
+                        "403 Forbidden",
+                        &format!(
+                            "<p>You are signed in as <b>{}</b>, who may not open this page.</p>\
+                             <p><a href=\"/_frontdoor/logout\">Sign out</a> to sign in as \
+                             someone else.</p>",
+                            pages::escape_html(who)
+                        ),
                     ),
                 )
             }
@@ -266,11 +268,7 @@ impl Refusal {
         } else {
             (
                 "text/html; charset=utf-8",
-                format!(
-                    "<!doctype html>\n<html><head><title>{code} {reason}</title></head>\
-                     <body><h1>{code} {reason}</h1></body></html>\n",
-                    code = status.as_u16()
-                ),
+                pages::document(&format!("{} {reason}", status.as_u16()), ""),
             )
         };
         let mut response = Response::new(full(body));
@@ -282,6 +280,9 @@ impl Refusal {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        if content_type.starts_with("text/html") {
+            pages::add_page_headers(headers);
+        }
         match self {
             Refusal::BadCredentials { realm } => {
                 // The realm was validated at load (no quotes or control characters).

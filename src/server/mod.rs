@@ -120,8 +120,11 @@ impl RunningServer {
         }
         if current.config.oidc != runtime.config.oidc
             || current.config.session != runtime.config.session
+            || current.config.login != runtime.config.login
         {
-            tracing::warn!("[auth.oidc] and [session] changes take effect on restart");
+            tracing::warn!(
+                "[auth.oidc], [auth.login] and [session] changes take effect on restart"
+            );
         }
         if old.max_connections != new.max_connections || old.max_tunnels != new.max_tunnels {
             tracing::warn!("server.max_connections and server.max_tunnels take effect on restart");
@@ -276,6 +279,13 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             ))
         }
     };
+    // Validation guarantees [session] with [auth.login].
+    let login = match (&config.login, &config.session) {
+        (Some(login), Some(session)) => {
+            crate::auth::login::Login::new(login.clone(), session).map(Arc::new)
+        }
+        _ => None,
+    };
     let tunnel_slots = Arc::new(tokio::sync::Semaphore::new(config.server.max_tunnels));
     let state = Arc::new(AppState {
         runtime: ArcSwap::from_pointee(runtime),
@@ -286,6 +296,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         metrics: metrics.clone(),
         certificate: certificate.clone(),
         oidc,
+        login,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping::run(state.clone(), shutdown_rx.clone()));

@@ -617,6 +617,7 @@ impl Oidc {
             refreshed: now,
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
             id_token: Some(id_token),
+            method: session::SignInMethod::Oidc,
         };
         let (session, sealed) = self
             .seal_session(session)
@@ -698,6 +699,10 @@ impl Oidc {
                 set_cookies: session::clear_session(chunks),
             };
         };
+        // A session from frontdoor's own sign-in page is the login method's.
+        if !session.method.is_oidc() {
+            return SessionCheck::Absent;
+        }
         let now = now_unix();
         if session.exp <= now {
             return SessionCheck::Ended {

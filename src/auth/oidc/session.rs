@@ -37,6 +37,28 @@ pub struct Session {
     /// For the provider's logout (`id_token_hint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// How the person signed in (sessions written before this field are OIDC ones).
+    #[serde(default, skip_serializing_if = "SignInMethod::is_oidc")]
+    pub method: SignInMethod,
+}
+
+/// How a session was started.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// At the OpenID provider.
+    #[default]
+    Oidc,
+    /// frontdoor's sign-in page, password only.
+    Password,
+    /// frontdoor's sign-in page, password and a one-time code.
+    PasswordTotp,
+}
+
+impl SignInMethod {
+    pub fn is_oidc(&self) -> bool {
+        *self == SignInMethod::Oidc
+    }
 }
 
 /// A login in progress, bound to the browser that started it.
