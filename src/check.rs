@@ -72,6 +72,9 @@ pub fn check(config: &Config) -> Vec<Finding> {
     check_secret_files(config, &mut out);
     check_users(config, &mut out);
     check_api_keys(config, now_unix(), &mut out);
+    if let Some(totp) = config.login.as_ref().and_then(|l| l.totp.as_ref()) {
+        check_private_mode(totp, "auth.login.totp", &mut out);
+    }
     check_exposure(config, &mut out);
     out.sort_by_key(|f| f.severity);
     out

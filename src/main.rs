@@ -408,6 +408,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!();
                 println!("  frontdoor demo is running at {url}/");
                 println!("  (self-signed certificate: your browser will ask you to accept it)");
+                println!("  browsers get a sign-in page; curl sends the same user and password");
                 println!();
                 println!("  user:      {}", demo.user);
                 println!(

@@ -306,6 +306,22 @@ async fn demo_runs_as_documented() {
         h.get("/", Some(("demo", &password))).await.status,
         StatusCode::OK
     );
+    // A browser gets the sign-in page instead of a Basic prompt.
+    let browser = h
+        .send(
+            http::Request::get("/")
+                .header("host", h.authority())
+                .header("accept", "text/html")
+                .header("sec-fetch-mode", "navigate")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(browser.status, StatusCode::FOUND);
+    assert_eq!(browser.headers["location"], "/_frontdoor/login?rd=%2F");
+    let form = h.get("/_frontdoor/login?rd=%2F", None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.text().contains("name=\"password\""));
     for hidden in ["/admin", "/workspace", "/docs", "/redoc", "/openapi.json"] {
         assert_eq!(
             h.get(hidden, Some(("demo", &password))).await.status,

@@ -475,6 +475,8 @@ struct FrontOptions<'a> {
     cookie_key: &'a str,
     previous_keys: &'a [&'a str],
     refresh_interval: &'a str,
+    /// Also `[auth.login]`, and a route `/both` taking either.
+    login: bool,
 }
 
 impl Default for FrontOptions<'_> {
@@ -483,6 +485,7 @@ impl Default for FrontOptions<'_> {
             cookie_key: COOKIE_KEY,
             previous_keys: &[],
             refresh_interval: "1h",
+            login: false,
         }
     }
 }
@@ -536,6 +539,8 @@ cookie_key = "${{COOKIE_KEY}}"
 previous_keys = [{previous}]
 refresh_interval = "{refresh}"
 
+{login}
+
 [[route]]
 path = "/app"
 auth = ["oidc"]
@@ -577,6 +582,11 @@ auth = "none"
         issuer = op.issuer,
         previous = previous.join(", "),
         refresh = opts.refresh_interval,
+        login = if opts.login {
+            "[auth.login]\n[[route]]\npath = \"/both\"\nauth = [\"login\", \"oidc\"]"
+        } else {
+            ""
+        },
     );
     let mut env = vec![
         ("OIDC_SECRET".to_string(), CLIENT_SECRET.to_string()),
@@ -982,43 +992,7 @@ async fn replayed_state_and_pkce_binding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_redirect_corpus_never_leaves_the_site() {
     let (_op, front) = setup(3600, "1h").await;
-    let corpus = [
-        "//evil.com",
-        "///evil.com",
-        "////evil.com",
-        "/\\evil.com",
-        "\\\\evil.com",
-        "/\\/evil.com",
-        "https://evil.com",
-        "http://evil.com",
-        "https:evil.com",
-        "//evil.com/%2F..",
-        "/%2F%2Fevil.com",
-        "/%2f%2fevil.com",
-        "/%5Cevil.com",
-        "/%5cevil.com",
-        "%2F%2Fevil.com",
-        "javascript:alert(1)",
-        "JaVaScRiPt:alert(1)",
-        "data:text/html,<script>alert(1)</script>",
-        "/\t/evil.com",
-        "/\n/evil.com",
-        "/\r\n/evil.com",
-        "\t//evil.com",
-        " //evil.com",
-        "/%09/evil.com",
-        "/%0a/evil.com",
-        "/%0d%0a/evil.com",
-        "//evil.com@good",
-        "/@evil.com",
-        "//\\evil.com",
-        "/.//evil.com",
-        "evil.com",
-        "//%65vil.com",
-        "/\u{3002}/evil.com",
-        "//evil%E3%80%82com",
-        "https://127.0.0.1.evil.com/",
-    ];
+    let corpus = common::OPEN_REDIRECTS;
     assert!(corpus.len() >= 30);
     let mut browser = Browser::default();
     browser
@@ -1439,6 +1413,103 @@ async fn id_token_checks() {
         "{refused:?}"
     );
     front.stop().await;
+}
+
+/// With `[auth.login]` as well: a route taking either sends a browser to the sign-in page,
+/// which offers "Sign in with PROVIDER"; that button signs in at the provider and returns
+/// to the page asked for, whose upstream sees the OIDC identity. A session from the form
+/// does not open an OIDC-only route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_page_offers_the_provider() {
+    let port = free_port();
+    let dir = TempDir::new("oidc-op");
+    let op = Op::start(&dir, port, 3600);
+    let front = start_front(
+        &op,
+        port,
+        FrontOptions {
+            login: true,
+            ..FrontOptions::default()
+        },
+    )
+    .await;
+    let mut browser = Browser::default();
+    let first = browser.get(&front.url("/both/page")).await;
+    assert_eq!(first.status, StatusCode::FOUND);
+    assert_eq!(
+        first.location().as_deref(),
+        Some("/_frontdoor/login?rd=%2Fboth%2Fpage")
+    );
+    let form = browser
+        .get(&front.url("/_frontdoor/login?rd=%2Fboth%2Fpage"))
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body.contains("Sign in with 127.0.0.1")
+            && form
+                .body
+                .contains("href=\"/_frontdoor/login?via=oidc&amp;rd=%2Fboth%2Fpage\""),
+        "{}",
+        form.body
+    );
+    let landed = browser
+        .sign_in(
+            &front.url("/_frontdoor/login?via=oidc&rd=%2Fboth%2Fpage"),
+            "alice",
+            "wonderland",
+        )
+        .await;
+    assert!(landed.url.ends_with("/both/page"), "{}", landed.url);
+    assert_eq!(
+        upstream_header(&front.last_upstream_headers(), "x-forwarded-user").as_deref(),
+        Some("alice@example.test")
+    );
+
+    // A form session (Basic user alice) opens /both but not the OIDC-only /app.
+    let mut people = Browser::default();
+    let form = people.get(&front.url("/_frontdoor/login?rd=%2Fapp")).await;
+    let csrf = form
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let body = format!(
+        "csrf={}&user={}&password={}&rd=%2Fapp",
+        urlencode(&csrf),
+        common::USER,
+        urlencode(common::PASSWORD)
+    );
+    let origin = front.base.clone();
+    let signed = people
+        .request(
+            Method::POST,
+            &front.url("/_frontdoor/login"),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", &origin),
+            ],
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let both = people.get(&front.url("/both/x")).await;
+    assert!(!both.status.is_redirection(), "{}", both.status);
+    assert_eq!(
+        upstream_header(&front.last_upstream_headers(), "x-forwarded-user").as_deref(),
+        Some(common::USER),
+        "forwarded as the form's user"
+    );
+    let app = people.get(&front.url("/app")).await;
+    assert_eq!(
+        app.status,
+        StatusCode::FOUND,
+        "an OIDC-only route wants the provider"
+    );
+    assert!(app.location().unwrap().starts_with(&op.issuer));
+    front.stop().await;
+    std::mem::forget(dir);
 }
 
 /// The same login in headless Chromium: sign in at the provider, land on the page first

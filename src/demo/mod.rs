@@ -69,8 +69,8 @@ pub fn random_password() -> Result<String, DemoError> {
     Ok(out)
 }
 
-/// The demo's config: /health public, everything else behind Basic login, UIs hidden,
-/// uploads capped at 500 MB.
+/// The demo's config: /health public, everything else behind the sign-in page (browsers)
+/// or Basic login (curl), UIs hidden, uploads capped at 500 MB.
 pub fn demo_config(listen: SocketAddr, upstream: SocketAddr, state_dir: &Path) -> String {
     let dir = state_dir.display();
     format!(
@@ -93,6 +93,12 @@ max_body_bytes = 524288000
 htpasswd = "{dir}/htpasswd"
 realm = "frontdoor demo"
 
+# Browsers get the sign-in page; curl and scripts keep sending Basic credentials.
+[auth.login]
+
+[session]
+cookie_key = "file:{dir}/cookie-key"
+
 [[route]]
 path = "/health"
 exact = true
@@ -102,35 +108,35 @@ auth = "none"
 [[route]]
 path = "/api/jobs"
 methods = ["GET", "POST"]
-auth = ["basic"]
+auth = ["login", "basic"]
 
 [[route]]
 path = "/api/workspace/file"
 exact = true
 methods = ["GET"]
-auth = ["basic"]
+auth = ["login", "basic"]
 
 [[route]]
 path = "/api/workspace/upload"
 exact = true
 methods = ["PUT"]
-auth = ["basic"]
+auth = ["login", "basic"]
 
 [[route]]
 path = "/api/events"
 methods = ["GET"]
-auth = ["basic"]
+auth = ["login", "basic"]
 
 [[route]]
 path = "/ws"
 methods = ["GET"]
-auth = ["basic"]
+auth = ["login", "basic"]
 
 # Everything else of the agent, behind the login; /admin, /workspace, /docs, /redoc and
 # /openapi.json still answer 404 because their [ui] switches are off.
 [[route]]
 path = "/"
-auth = ["basic"]
+auth = ["login", "basic"]
 "#
     )
 }
@@ -165,6 +171,17 @@ pub async fn start(listen: SocketAddr, state_dir: &Path) -> Result<Demo, DemoErr
     };
     let htpasswd = state_dir.join("htpasswd");
     tls::write_private(&htpasswd, line.as_bytes()).map_err(|e| write_err(&htpasswd, e))?;
+    // The session key is kept across starts, so a browser stays signed in.
+    let cookie_key = state_dir.join("cookie-key");
+    if !cookie_key.exists() {
+        let mut bytes = [0u8; 48];
+        getrandom::fill(&mut bytes).map_err(|e| DemoError::Write {
+            path: cookie_key.clone(),
+            reason: e.to_string(),
+        })?;
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+        tls::write_private(&cookie_key, text.as_bytes()).map_err(|e| write_err(&cookie_key, e))?;
+    }
     // The config names its files by absolute path: the same files whether it is read from
     // this text or, later, from the file written beside them.
     let folder = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());

@@ -66,7 +66,7 @@ pub fn document(title: &str, body_html: &str) -> String {
 }
 
 /// The headers every page of frontdoor's carries: its CSP, no framing, no sniffing, no
-/// referrer.
+/// referrer outside the site.
 pub fn add_page_headers(headers: &mut http::HeaderMap) {
     if let Ok(policy) = HeaderValue::from_str(content_security_policy()) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
@@ -78,7 +78,8 @@ pub fn add_page_headers(headers: &mut http::HeaderMap) {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not no-referrer: with it, browsers send `Origin: null` on the form's POST.
+        HeaderValue::from_static("same-origin"),
     );
 }
 

@@ -656,3 +656,43 @@ pub fn refusing_address() -> (tokio::net::TcpSocket, SocketAddr) {
     let addr = socket.local_addr().expect("its address");
     (socket, addr)
 }
+
+/// Targets that try to leave the site through a return path (`rd`): every sign-in flow must
+/// end on this site whatever it is given.
+pub const OPEN_REDIRECTS: [&str; 35] = [
+    "//evil.com",
+    "///evil.com",
+    "////evil.com",
+    "/\\evil.com",
+    "\\\\evil.com",
+    "/\\/evil.com",
+    "https://evil.com",
+    "http://evil.com",
+    "https:evil.com",
+    "//evil.com/%2F..",
+    "/%2F%2Fevil.com",
+    "/%2f%2fevil.com",
+    "/%5Cevil.com",
+    "/%5cevil.com",
+    "%2F%2Fevil.com",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "/\t/evil.com",
+    "/\n/evil.com",
+    "/\r\n/evil.com",
+    "\t//evil.com",
+    " //evil.com",
+    "/%09/evil.com",
+    "/%0a/evil.com",
+    "/%0d%0a/evil.com",
+    "//evil.com@good",
+    "/@evil.com",
+    "//\\evil.com",
+    "/.//evil.com",
+    "evil.com",
+    "//%65vil.com",
+    "/\u{3002}/evil.com",
+    "//evil%E3%80%82com",
+    "https://127.0.0.1.evil.com/",
+];
