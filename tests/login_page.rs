@@ -79,6 +79,13 @@ auth = ["login"]
         &Env::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    // No one enrolled yet (a missing file would refuse every sign-in).
+    std::fs::write(dir.join("totp"), "# none yet\n").unwrap();
+    std::fs::set_permissions(
+        dir.join("totp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let server = frontdoor::server::start(config).await.unwrap();
     let client = Client::new(server.https_addr, &dir.join("cert.pem"));
     Front {
@@ -576,6 +583,24 @@ async fn second_factor() {
         .await;
     assert_eq!(r.json()["signed_in_with"], "password_totp");
 
+    // With a second factor, a password alone opens nothing: Basic is refused for the user.
+    let auth = basic(USER, PASSWORD);
+    let r = front
+        .send(
+            false,
+            Method::GET,
+            "/api/echo",
+            &[("authorization", &auth)],
+            &Jar::default(),
+            "",
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "Basic skips no second factor"
+    );
+
     // The same code again, in a new sign-in: refused.
     let (mut jar, csrf) = sign_in(true).await;
     let r = front
@@ -606,6 +631,72 @@ async fn required_second_factor_and_cookie_tampering() {
         "{}",
         r.text()
     );
+
+    // Wrong codes keep counting although the password is right each time: the sixth
+    // sign-in meets the lockout.
+    let front2 = start(COOKIE_KEY, &[], "").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+        .args(["totp", "add", USER, "--file"])
+        .arg(front2.setup.dir.join("totp"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for round in 0..6 {
+        let mut jar = Jar::default();
+        let csrf = front2.open_form(false, &mut jar, "/").await;
+        let r = front2
+            .post_form(
+                false,
+                &mut jar,
+                &[("csrf", &csrf), ("user", USER), ("password", PASSWORD)],
+            )
+            .await;
+        if round == 5 {
+            assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "round {round}");
+            break;
+        }
+        assert!(r.text().contains("name=\"code\""), "round {round}");
+        let csrf = hidden(&r.text(), "csrf");
+        let r = front2
+            .post_form(false, &mut jar, &[("csrf", &csrf), ("code", "000000")])
+            .await;
+        assert!(
+            r.text().contains("Wrong or already used code") || r.status == StatusCode::SEE_OTHER
+        );
+    }
+    front2.stop().await;
+
+    // A session without a code ends once the user is enrolled; one of a user removed from
+    // the htpasswd file ends too.
+    let front3 = start(COOKIE_KEY, &[], "").await;
+    let mut jar = Jar::default();
+    let csrf = front3.open_form(false, &mut jar, "/").await;
+    let r = front3
+        .post_form(
+            false,
+            &mut jar,
+            &[("csrf", &csrf), ("user", USER), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        front3
+            .send(false, Method::GET, "/app", &NAVIGATE, &jar, "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    frontdoor::auth::login::totp::add(&front3.setup.dir.join("totp"), USER).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = front3
+        .send(false, Method::GET, "/app", &NAVIGATE, &jar, "")
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FOUND,
+        "a password-only session ends once a code is needed"
+    );
+    front3.stop().await;
     front.stop().await;
 
     // A session sealed under the old key opens while that key is a previous one, and is

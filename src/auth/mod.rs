@@ -124,7 +124,7 @@ pub async fn authenticate(
             AuthMethod::Webhook => {}
             AuthMethod::Login => {
                 let Some(login) = login else { continue };
-                match login.check_session(headers) {
+                match login.check_session(headers, basic) {
                     login::LoginSession::Valid {
                         user,
                         set_cookies: renewed,
@@ -190,7 +190,19 @@ pub async fn authenticate(
                 let Some(credentials) = parse_basic_header(value.as_bytes()) else {
                     continue;
                 };
-                if check_password(basic, &credentials, client, lockout, metrics).await? {
+                if check_password(basic, &credentials, client, lockout, metrics, true).await? {
+                    // A user with a second factor signs in through the page: a password
+                    // alone must not open what the page protects with a code.
+                    if let Some(login) = login
+                        && login.requires_code(&credentials.user)
+                    {
+                        tracing::warn!(
+                            user = %loggable_user(&credentials.user),
+                            client = %client,
+                            "Basic login refused: the user has (or needs) a second factor; sign in through the page"
+                        );
+                        continue;
+                    }
                     return Ok(Some(Identity::basic(credentials.user)));
                 }
             }
@@ -346,19 +358,24 @@ pub fn loggable_user(user: &str) -> String {
 /// right password too) before any hash; a recent success passes from the cache without
 /// taking an attempt slot; anything else is an attempt that counts toward the limits while
 /// its hash is computed. Ok(false): wrong (counted, logged).
+/// With `clear_failures` false (the sign-in page, where a second factor may follow) a right
+/// password leaves the user's failure count as it is.
 pub async fn check_password(
     basic: &BasicAuth,
     credentials: &basic::BasicCredentials,
     client: IpAddr,
     lockout: &Lockout,
     metrics: &Metrics,
+    clear_failures: bool,
 ) -> Result<bool, Refusal> {
     if let Err(banned) = lockout.check(&credentials.user, client) {
         return Err(refused(&credentials.user, client, banned));
     }
     if basic.is_cached(credentials) {
         metrics.login_cache_hit();
-        lockout.record_success(&credentials.user);
+        if clear_failures {
+            lockout.record_success(&credentials.user);
+        }
         return Ok(true);
     }
     let attempt = match lockout.begin(&credentials.user, client) {
@@ -370,7 +387,11 @@ pub async fn check_password(
         if verification == Verification::Cached {
             metrics.login_cache_hit();
         }
-        attempt.succeeded();
+        if clear_failures {
+            attempt.succeeded();
+        } else {
+            attempt.verified_keeping_failures();
+        }
         return Ok(true);
     }
     tracing::warn!(

@@ -212,6 +212,12 @@ impl Attempt<'_> {
         self.lockout.record_success(&self.user);
     }
 
+    /// The password was right, but the sign-in is not complete (a second factor follows):
+    /// neither a failure nor a reason to clear the user's failures.
+    pub fn verified_keeping_failures(mut self) {
+        self.decided = true;
+    }
+
     /// The password was wrong: counts a failure; returns the ban it started, if any.
     pub fn failed(mut self) -> Option<BanReason> {
         self.decided = true;

@@ -13,7 +13,8 @@ pub mod totp;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,16 @@ const PENDING_TTL_SECS: i64 = 300;
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// Users whose last accepted code step is remembered (replay defence), at most.
 const MAX_REMEMBERED_CODES: usize = 100_000;
+/// How often the second factors' file is looked at for changes, at most.
+const TOTP_RECHECK: Duration = Duration::from_secs(1);
+
+/// The second factors' file as last read (re-read when it changes).
+struct TotpCache {
+    checked: Option<Instant>,
+    seen: Option<crate::files::FileFingerprint>,
+    /// Err: the file cannot be used, and every sign-in is refused until it can.
+    secrets: Result<Arc<HashMap<String, Vec<u8>>>, String>,
+}
 
 /// A sign-in waiting for its second factor.
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,6 +80,7 @@ pub struct Login {
     csrf_key: [u8; 32],
     /// Each user's last accepted code step: a code is accepted once.
     used_steps: Mutex<HashMap<String, u64>>,
+    totp_cache: Mutex<TotpCache>,
 }
 
 /// What the form POST carried.
@@ -131,12 +143,30 @@ impl Login {
             lifetime_secs: i64::try_from(session.lifetime.as_secs()).unwrap_or(i64::MAX),
             csrf_key,
             used_steps: Mutex::new(HashMap::new()),
+            totp_cache: Mutex::new(TotpCache {
+                checked: None,
+                seen: None,
+                secrets: Ok(Arc::new(HashMap::new())),
+            }),
         })
     }
 
+    /// Whether `user` must give a code: enrolled, or every user must. A second factors'
+    /// file that cannot be read counts as yes (fail closed).
+    pub fn requires_code(&self, user: &str) -> bool {
+        if self.settings.totp_required {
+            return true;
+        }
+        match self.totp_secrets() {
+            Ok(secrets) => secrets.contains_key(user),
+            Err(_) => self.settings.totp.is_some(),
+        }
+    }
+
     /// The session a request carries, if it was made by this sign-in page (an OIDC session
-    /// is the OIDC method's business: Absent here).
-    pub fn check_session(&self, headers: &HeaderMap) -> LoginSession {
+    /// is the OIDC method's business: Absent here). The user must still be in the htpasswd
+    /// file, and a session without a code ends once the user needs one.
+    pub fn check_session(&self, headers: &HeaderMap, basic: Option<&BasicAuth>) -> LoginSession {
         let (opened, chunks) = self.open_session(headers);
         if chunks == 0 {
             return LoginSession::Absent;
@@ -153,6 +183,19 @@ impl Login {
         }
         let now = crate::clock::now_unix();
         if session.exp <= now {
+            return LoginSession::Ended {
+                set_cookies: session::clear_session(chunks),
+            };
+        }
+        let still_a_user = basic.is_some_and(|b| b.users().line_of(&session.sub).is_some());
+        let code_missing =
+            session.method != SignInMethod::PasswordTotp && self.requires_code(&session.sub);
+        if !still_a_user || code_missing {
+            tracing::info!(
+                user = %super::loggable_user(&session.sub),
+                reason = if still_a_user { "a second factor is now needed" } else { "no longer in the htpasswd file" },
+                "session ended"
+            );
             return LoginSession::Ended {
                 set_cookies: session::clear_session(chunks),
             };
@@ -282,10 +325,11 @@ impl Login {
         };
         if !token_ok {
             tracing::warn!(client = %sub.client, "sign-in form without a valid token");
+            let keep = super::oidc::safe_return_target(fields.return_to.as_deref().unwrap_or("/"));
             return self.form_with(
                 headers,
                 StatusCode::FORBIDDEN,
-                "/",
+                &keep,
                 Some("The sign-in form expired. Please sign in again."),
                 false,
                 sub.provider,
@@ -309,12 +353,15 @@ impl Login {
             user: user.clone(),
             password: password.into_bytes(),
         };
+        // A right password does not clear the user's failures yet: a second factor may
+        // follow, and wrong codes must keep counting.
         match super::check_password(
             sub.basic,
             &credentials,
             sub.client,
             sub.lockout,
             sub.metrics,
+            false,
         )
         .await
         {
@@ -370,6 +417,7 @@ impl Login {
                  in again.</p>",
             );
         }
+        sub.lockout.record_success(&user);
         self.start_session(headers, &user, SignInMethod::Password, &return_to)
     }
 
@@ -391,9 +439,12 @@ impl Login {
                 sub.provider,
             );
         };
-        if let Err(banned) = sub.lockout.check(&pending.user, sub.client) {
-            return banned_page(super::refused(&pending.user, sub.client, banned));
-        }
+        // An attempt like a password's: counted while it is checked, so parallel guesses
+        // meet the limits too.
+        let attempt = match sub.lockout.begin(&pending.user, sub.client) {
+            Ok(attempt) => attempt,
+            Err(banned) => return banned_page(super::refused(&pending.user, sub.client, banned)),
+        };
         let code = fields.code.unwrap_or_default();
         let now = u64::try_from(crate::clock::now_unix()).unwrap_or(0);
         let step = self
@@ -409,9 +460,15 @@ impl Login {
                 "wrong code"
             };
             tracing::warn!(user = %super::loggable_user(&pending.user), client = %sub.client, reason, "login failed");
-            sub.metrics.login_failed();
-            if let Some(ban) = sub.lockout.record_failure(&pending.user, sub.client) {
-                sub.metrics.ban_started(super::ban_reason(ban));
+            if step.is_some() {
+                // Right but spent (a second device in the same 30 s, or a replay): refused,
+                // not counted as a guess.
+                attempt.verified_keeping_failures();
+            } else {
+                sub.metrics.login_failed();
+                if let Some(ban) = attempt.failed() {
+                    sub.metrics.ban_started(super::ban_reason(ban));
+                }
             }
             return self.form_with(
                 headers,
@@ -422,7 +479,7 @@ impl Login {
                 None,
             );
         }
-        sub.lockout.record_success(&pending.user);
+        attempt.succeeded();
         let mut response = self.start_session(
             headers,
             &pending.user,
@@ -451,11 +508,37 @@ impl Login {
         true
     }
 
-    fn totp_secrets(&self) -> Result<HashMap<String, Vec<u8>>, totp::TotpFileError> {
-        match &self.settings.totp {
-            Some(path) => totp::read(path),
-            None => Ok(HashMap::new()),
+    /// The enrolled users' secrets, re-read when the file changes (looked at once a second
+    /// at most). A configured file that is missing or broken is an error: no sign-in then
+    /// goes through on a password alone.
+    fn totp_secrets(&self) -> Result<Arc<HashMap<String, Vec<u8>>>, String> {
+        let Some(path) = &self.settings.totp else {
+            return Ok(Arc::new(HashMap::new()));
+        };
+        let mut cache = self
+            .totp_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = cache.checked.is_none_or(|at| at.elapsed() >= TOTP_RECHECK);
+        if due {
+            cache.checked = Some(Instant::now());
+            let now = crate::files::fingerprint(path);
+            if now.is_none() {
+                cache.seen = None;
+                cache.secrets = Err(format!(
+                    "{} does not exist: enrol a user with `frontdoor totp add USER`, or remove \
+                     [auth.login] totp",
+                    path.display()
+                ));
+            } else if now != cache.seen {
+                cache.seen = now;
+                cache.secrets = totp::read(path).map(Arc::new).map_err(|e| e.to_string());
+                if let Err(e) = &cache.secrets {
+                    tracing::error!(error = %e, "second factors cannot be read: sign-ins are refused");
+                }
+            }
         }
+        cache.secrets.clone()
     }
 
     fn csrf_cookie_value(&self, headers: &HeaderMap) -> Option<String> {

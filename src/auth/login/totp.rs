@@ -60,6 +60,7 @@ pub fn parse(text: &str, path: &str) -> Result<HashMap<String, Vec<u8>>, TotpFil
         let (user, secret) = line
             .split_once(':')
             .ok_or_else(|| invalid("expected user:BASE32SECRET"))?;
+        let user = user.trim();
         let bytes = Secret::Encoded(secret.trim().to_string())
             .to_bytes()
             .map_err(|_| invalid("the secret is not base32"))?;

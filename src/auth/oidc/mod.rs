@@ -890,7 +890,7 @@ impl Oidc {
     /// `/_frontdoor/userinfo`: the session's identity as JSON, or 401.
     pub fn userinfo(&self, headers: &HeaderMap) -> Response<Body> {
         match self.open_session(headers).0 {
-            Some((session, _)) if session.exp > now_unix() => {
+            Some((session, _)) if session.method.is_oidc() && session.exp > now_unix() => {
                 let body = serde_json::json!({
                     "sub": session.sub,
                     "user": self.user_name(&OidcIdentity {
