@@ -32,6 +32,10 @@ struct Front {
 }
 
 async fn start(cookie_key: &str, previous: &[&str], extra: &str) -> Front {
+    start_with(cookie_key, previous, extra, "").await
+}
+
+async fn start_with(cookie_key: &str, previous: &[&str], extra: &str, session: &str) -> Front {
     let setup = Setup::new("login").await;
     let dir = &setup.dir;
     let previous: Vec<String> = (0..previous.len())
@@ -58,6 +62,7 @@ totp = "{d}/totp"
 [session]
 cookie_key = "${{COOKIE_KEY}}"
 previous_keys = [{previous}]
+{session}
 [[route]]
 path = "/"
 auth = ["login", "basic"]
@@ -697,6 +702,25 @@ async fn required_second_factor_and_cookie_tampering() {
         "a password-only session ends once a code is needed"
     );
     front3.stop().await;
+
+    // A session past its lifetime is none.
+    let short = start_with(COOKIE_KEY, &[], "", "lifetime = \"1s\"").await;
+    let mut jar = Jar::default();
+    let csrf = short.open_form(false, &mut jar, "/").await;
+    let r = short
+        .post_form(
+            false,
+            &mut jar,
+            &[("csrf", &csrf), ("user", USER), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = short
+        .send(false, Method::GET, "/app", &NAVIGATE, &jar, "")
+        .await;
+    assert_eq!(r.status, StatusCode::FOUND, "an expired session is none");
+    short.stop().await;
     front.stop().await;
 
     // A session sealed under the old key opens while that key is a previous one, and is
