@@ -83,6 +83,18 @@ pub fn add_page_headers(headers: &mut http::HeaderMap) {
     );
 }
 
+/// "You are signed out", with a link to sign in again at `sign_in_href`.
+pub fn signed_out(sign_in_href: &str) -> Response<Body> {
+    page(
+        StatusCode::OK,
+        "Signed out",
+        &format!(
+            "<p>You are signed out.</p><p><a class=\"button\" href=\"{}\">Sign in again</a></p>",
+            escape_html(sign_in_href)
+        ),
+    )
+}
+
 /// What the sign-in page shows.
 pub struct SignInForm<'a> {
     /// Where to go after signing in (already sanitized).

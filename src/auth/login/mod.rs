@@ -211,16 +211,7 @@ impl Login {
     }
 
     fn open_session(&self, headers: &HeaderMap) -> (Option<(Session, bool)>, usize) {
-        let cookies = session::request_cookies(headers);
-        let (value, chunks) = session::session_value(&cookies);
-        let opened = value
-            .and_then(|v| self.sealer.open(session::SESSION_COOKIE, &v))
-            .and_then(|o| {
-                serde_json::from_str::<Session>(&o.plaintext)
-                    .ok()
-                    .map(|s| (s, o.stale_key))
-            });
-        (opened, chunks)
+        session::open_session(&self.sealer, headers)
     }
 
     fn seal(&self, session: &Session) -> Option<String> {
@@ -586,11 +577,7 @@ impl Login {
     /// `/_frontdoor/logout` for a session made here: cleared, and a page saying so.
     pub fn logout(&self, headers: &HeaderMap) -> Response<Body> {
         let chunks = session::session_value(&session::request_cookies(headers)).1;
-        let mut response = pages::page(
-            StatusCode::OK,
-            "Signed out",
-            "<p>You are signed out.</p><p><a class=\"button\" href=\"/_frontdoor/login\">Sign in again</a></p>",
-        );
+        let mut response = pages::signed_out(LOGIN_PATH);
         for cookie in session::clear_session(chunks) {
             append_cookie(&mut response, &cookie);
         }

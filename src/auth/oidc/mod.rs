@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{OidcSettings, SessionSettings, UserClaim, provider_url_allowed};
-use crate::responses::{self, Body, Refusal, append_cookie, page, redirect};
+use crate::responses::{self, Body, Refusal, append_cookie, redirect};
 use jwt::{Expectations, JwtError, KeySet};
 use session::{LoginState, Sealer, Session};
 
@@ -673,16 +673,7 @@ impl Oidc {
 
     /// The session a request carries, opened without contacting the provider.
     fn open_session(&self, headers: &HeaderMap) -> (Option<(Session, bool)>, usize) {
-        let cookies = session::request_cookies(headers);
-        let (value, chunks) = session::session_value(&cookies);
-        let opened = value
-            .and_then(|v| self.sealer.open(session::SESSION_COOKIE, &v))
-            .and_then(|o| {
-                serde_json::from_str::<Session>(&o.plaintext)
-                    .ok()
-                    .map(|s| (s, o.stale_key))
-            });
-        (opened, chunks)
+        session::open_session(&self.sealer, headers)
     }
 
     /// Checks the session cookie: opens it, ends it when expired, and past the refresh
@@ -875,11 +866,7 @@ impl Oidc {
                 let separator = if endpoint.contains('?') { '&' } else { '?' };
                 redirect(&format!("{endpoint}{separator}{query}"))
             }
-            _ => page(
-                StatusCode::OK,
-                "Signed out",
-                "<p>You are signed out.</p><p><a href=\"/\">Sign in again</a></p>",
-            ),
+            _ => responses::pages::signed_out("/"),
         };
         for cookie in session::clear_session(chunks) {
             append_cookie(&mut response, &cookie);

@@ -142,6 +142,21 @@ fn cookie_value<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a s
     }
 }
 
+/// The session a request carries, opened (and whether under a previous key), and how many
+/// chunks its cookie had.
+pub fn open_session(sealer: &Sealer, headers: &HeaderMap) -> (Option<(Session, bool)>, usize) {
+    let cookies = request_cookies(headers);
+    let (value, chunks) = session_value(&cookies);
+    let opened = value
+        .and_then(|v| sealer.open(SESSION_COOKIE, &v))
+        .and_then(|o| {
+            serde_json::from_str::<Session>(&o.plaintext)
+                .ok()
+                .map(|s| (s, o.stale_key))
+        });
+    (opened, chunks)
+}
+
 /// The sealed session value reassembled from its chunks, and how many chunks there were.
 pub fn session_value(cookies: &[(String, String)]) -> (Option<String>, usize) {
     let mut value = String::new();
