@@ -100,7 +100,11 @@ pub async fn answer(
         )
         .collect::<String>()
     );
-    let provider_name = oidc.map(|o| provider_name(&o.settings.issuer));
+    // Offered only where the page to return to takes an OIDC session: elsewhere the
+    // provider's session would not open it, and the browser would land here again.
+    let provider_name = oidc
+        .filter(|_| takes_oidc(state, &return_to))
+        .map(|o| provider_name(&o.settings.issuer));
     let provider = provider_name.as_deref().map(|n| (n, provider_url.as_str()));
     match (path, login) {
         (LOGIN, Some(login)) if req.method == Method::POST => {
@@ -177,6 +181,22 @@ pub async fn answer(
             }
         }
         _ => Err(Refusal::UnlistedPath),
+    }
+}
+
+/// Whether the route of a return path accepts an OIDC session (true when it cannot tell).
+fn takes_oidc(state: &AppState, return_to: &str) -> bool {
+    let target = crate::auth::oidc::safe_return_target(return_to);
+    let path = target.split('?').next().unwrap_or("/");
+    let Ok(normalized) = crate::policy::normalize::normalize_path(path) else {
+        return true;
+    };
+    let runtime = state.runtime.load();
+    match runtime.config.routes.decide(&Method::GET, &normalized) {
+        crate::policy::routes::Decision::Allowed { route, .. } => {
+            route.auth.contains(&crate::config::AuthMethod::Oidc)
+        }
+        _ => true,
     }
 }
 

@@ -583,7 +583,8 @@ auth = "none"
         previous = previous.join(", "),
         refresh = opts.refresh_interval,
         login = if opts.login {
-            "[auth.login]\n[[route]]\npath = \"/both\"\nauth = [\"login\", \"oidc\"]"
+            "[auth.login]\n[[route]]\npath = \"/both\"\nauth = [\"login\", \"oidc\"]\n\
+             [[route]]\npath = \"/only-login\"\nauth = [\"login\"]"
         } else {
             ""
         },
@@ -1451,6 +1452,16 @@ async fn sign_in_page_offers_the_provider() {
                 .contains("href=\"/_frontdoor/login?via=oidc&amp;rd=%2Fboth%2Fpage\""),
         "{}",
         form.body
+    );
+    // Not where the page to return to takes no OIDC session (it would come back here).
+    let login_only = browser
+        .get(&front.url("/_frontdoor/login?rd=%2Fonly-login"))
+        .await;
+    assert!(login_only.body.contains("name=\"password\""));
+    assert!(
+        !login_only.body.contains("Sign in with"),
+        "{}",
+        login_only.body
     );
     let landed = browser
         .sign_in(
