@@ -207,21 +207,7 @@ async fn through(
 
     // 3b. The route's rate limit, per identity (else per client address): 429 with when
     //     to come back; the upstream never sees the request.
-    if let Some(limit) = &route.rate_limit {
-        let key = match &identity {
-            Some(i) => RateKey::Identity(i.method as u8, i.user.as_str().into()),
-            None => RateKey::address(facts.client),
-        };
-        if let Err(limited) = state.rate_limits.check(&route.label, limit.quota(), key) {
-            state.metrics.rate_limited(&route.label);
-            return Err(Refusal::RateLimited {
-                policy: route.label.clone(),
-                count: limit.count,
-                window_secs: limit.window.as_secs(),
-                retry_after_secs: limited.retry_after_secs,
-            });
-        }
-    }
+    check_rate_limit(state, route, identity.as_ref(), facts.client)?;
 
     // 4. Cap the body: a declared length over the cap is refused before anything is read
     //    (so no 100 Continue is sent); a streamed body is counted as it passes.
@@ -316,4 +302,30 @@ where
         http::HeaderValue::from(bytes.len()),
     );
     Ok((req, crate::responses::full(bytes)))
+}
+
+/// A route's rate limit, per identity (else per client address).
+pub fn check_rate_limit(
+    state: &AppState,
+    route: &crate::config::Route,
+    identity: Option<&Identity>,
+    client: std::net::IpAddr,
+) -> Result<(), Refusal> {
+    let Some(limit) = &route.rate_limit else {
+        return Ok(());
+    };
+    let key = match identity {
+        Some(i) => RateKey::Identity(i.method as u8, i.user.as_str().into()),
+        None => RateKey::address(client),
+    };
+    if let Err(limited) = state.rate_limits.check(&route.label, limit.quota(), key) {
+        state.metrics.rate_limited(&route.label);
+        return Err(Refusal::RateLimited {
+            policy: route.label.clone(),
+            count: limit.count,
+            window_secs: limit.window.as_secs(),
+            retry_after_secs: limited.retry_after_secs,
+        });
+    }
+    Ok(())
 }

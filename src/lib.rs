@@ -42,6 +42,8 @@ pub mod endpoints;
 
 pub mod handler;
 
+pub mod forward_auth;
+
 pub mod explain;
 
 // Listeners and the commands built on them.

@@ -28,6 +28,7 @@ pub use error::ConfigError;
 use raw::RawConfig;
 
 pub use integrations::{RateLimitSettings, SignatureEncoding, WebhookKind, WebhookSettings};
+pub use server::ForwardAuthSettings;
 
 use crate::limits::lockout::LockoutSettings;
 use crate::policy::routes::{RouteShape, RouteTable, UiSwitches};
@@ -91,6 +92,8 @@ pub struct Config {
     pub api_keys: Option<ApiKeySettings>,
     /// `[auth.login]`: the sign-in page for the htpasswd users.
     pub login: Option<LoginSettings>,
+    /// `[forward_auth]`: answering nginx's, Caddy's or Traefik's auth requests.
+    pub forward_auth: Option<ForwardAuthSettings>,
     pub oidc: Option<OidcSettings>,
     pub session: Option<SessionSettings>,
     pub lockout: LockoutSettings,
@@ -511,6 +514,10 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         Some(s) => Some(auth::session_settings(s, file)?),
     };
     let lockout = auth::lockout_settings(raw.auth.lockout, file)?;
+    let forward_auth = match raw.forward_auth {
+        None => None,
+        Some(f) => Some(server::forward_auth_settings(f, file)?),
+    };
     let login = match raw.auth.login {
         None => None,
         Some(l) => Some(auth::login_settings(
@@ -549,6 +556,7 @@ fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigError> {
         basic,
         api_keys,
         login,
+        forward_auth,
         oidc,
         session,
         lockout,

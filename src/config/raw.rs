@@ -24,6 +24,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub auth: RawAuth,
     pub admin: Option<RawAdmin>,
+    pub forward_auth: Option<RawForwardAuth>,
     pub session: Option<RawSession>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
@@ -54,6 +55,15 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub listen: Option<String>,
+}
+
+/// `[forward_auth]`: frontdoor as the authentication server of nginx, Caddy or Traefik.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwardAuth {
+    pub listen: Option<String>,
+    pub allow_public_bind: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

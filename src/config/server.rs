@@ -130,3 +130,45 @@ pub(super) fn server_settings(
         admin_listen,
     })
 }
+
+/// `[forward_auth]` after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardAuthSettings {
+    pub listen: std::net::SocketAddr,
+    /// The proxies whose auth requests are answered (and believed). Empty: none is.
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+/// Validates `[forward_auth]`: a plain-HTTP listener (loopback unless acknowledged) and the
+/// proxies it answers.
+pub(super) fn forward_auth_settings(
+    raw: super::raw::RawForwardAuth,
+    file: &str,
+) -> Result<ForwardAuthSettings, ConfigError> {
+    let invalid = |key: &str, problem: String| ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        problem,
+    };
+    let listen = parse_listen(
+        raw.listen.as_deref().unwrap_or("127.0.0.1:9180"),
+        raw.allow_public_bind.unwrap_or(false),
+    )
+    .map_err(|p| invalid("forward_auth.listen", p))?;
+    let mut trusted_proxies = Vec::new();
+    for (i, cidr) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
+        let key = format!("forward_auth.trusted_proxies[{i}]");
+        let parsed = cidr.parse::<Cidr>().map_err(|p| invalid(&key, p))?;
+        if parsed.prefix_len() == 0 {
+            return Err(invalid(
+                &key,
+                format!("`{cidr}` would let anyone ask for (and forge) auth decisions"),
+            ));
+        }
+        trusted_proxies.push(parsed);
+    }
+    Ok(ForwardAuthSettings {
+        listen,
+        trusted_proxies,
+    })
+}

@@ -1,5 +1,6 @@
 //! Owns the admin listener (`[admin] listen`, plain HTTP on loopback): `/metrics` in the
-//! OpenMetrics text format and `/healthz`.
+//! OpenMetrics text format and `/healthz`; and the forward-auth listener (`[forward_auth]`),
+//! plain HTTP too, whose answers are `crate::forward_auth`'s.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -95,4 +96,26 @@ async fn health(state: &AppState) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Serves one accepted forward-auth connection (`[forward_auth] listen`) to its end.
+pub(super) async fn serve_forward_auth(
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    state: Arc<AppState>,
+) {
+    let service = service_fn(move |req: Request<Incoming>| {
+        let state = state.clone();
+        async move {
+            let (parts, _body) = req.into_parts();
+            Ok::<_, Infallible>(crate::forward_auth::answer(&state, &parts, peer).await)
+        }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Some(Duration::from_secs(10)));
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }

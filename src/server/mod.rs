@@ -58,6 +58,8 @@ pub struct RunningServer {
     pub http_addr: Option<SocketAddr>,
     /// Where `/metrics` and `/healthz` are served, when `[admin] listen` is set.
     pub admin_addr: Option<SocketAddr>,
+    /// Where proxies ask for auth decisions, when `[forward_auth]` is set.
+    pub forward_auth_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     pub certificate: Arc<CertificateSlot>,
     shutdown: watch::Sender<bool>,
@@ -262,6 +264,23 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
     let admin_addr = admin_listener
         .as_ref()
         .map(|(l, fallback)| listen::local_addr(l, *fallback));
+    let forward_auth_listener = match config.forward_auth.as_ref().map(|f| f.listen) {
+        None => None,
+        Some(addr) => Some((listen::bind(addr).await?, addr)),
+    };
+    let forward_auth_addr = forward_auth_listener
+        .as_ref()
+        .map(|(l, fallback)| listen::local_addr(l, *fallback));
+    if config
+        .forward_auth
+        .as_ref()
+        .is_some_and(|f| f.trusted_proxies.is_empty())
+    {
+        tracing::warn!(
+            "[forward_auth] has no trusted_proxies: every auth request is refused with 403; \
+             list your proxy's address, e.g. trusted_proxies = [\"127.0.0.1/32\"]"
+        );
+    }
 
     let grace = config.server.shutdown_grace;
     let max_connections = config.server.max_connections;
@@ -354,7 +373,17 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
             move |stream, _peer, _permit| admin::serve(stream, state.clone()),
         )));
     }
-    tracing::info!(https = %https_addr, http = ?http_addr, admin = ?admin_addr, "frontdoor listening");
+    if let Some((listener, _)) = forward_auth_listener {
+        let state = state.clone();
+        accept_tasks.push(tokio::spawn(listen::accept_loop(
+            listener,
+            None,
+            connections.clone(),
+            shutdown_rx.clone(),
+            move |stream, peer, _permit| admin::serve_forward_auth(stream, peer, state.clone()),
+        )));
+    }
+    tracing::info!(https = %https_addr, http = ?http_addr, admin = ?admin_addr, forward_auth = ?forward_auth_addr, "frontdoor listening");
 
     let done = tokio::spawn(async move {
         for task in accept_tasks {
@@ -376,6 +405,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServeError> {
         https_addr,
         http_addr,
         admin_addr,
+        forward_auth_addr,
         state,
         certificate,
         shutdown,
