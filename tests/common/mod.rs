@@ -2,6 +2,8 @@
 //! written for the test, and talks to it over real TLS (HTTP/1.1, HTTP/2, or raw bytes).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod paths;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
