@@ -17,7 +17,8 @@
 //! | hidden, unlisted, denied | 403 (nginx turns other codes into 500) | 404 |
 //! | method not allowed | 403 | 405 + `Allow` |
 //! | banned, rate limited | 403 | 429 + `Retry-After` |
-//! | malformed or ambiguous target | 400 | 400 |
+//! | ambiguous target | 403 | 400 |
+//! | missing, repeated or unreadable headers | 400 | 400 |
 
 use std::net::SocketAddr;
 
@@ -305,12 +306,11 @@ async fn decide(
 
 /// nginx's `auth_request` understands 2xx, 401 and 403 only: a sign-in keeps its 401 (with
 /// the challenge and, for a browser, the Location to send it to); everything else that
-/// refuses is a 403 (a malformed target stays a 400, which nginx also refuses).
+/// refuses, an ambiguous target too, is a 403 (which the README's snippet answers with 404).
 fn nginx_refusal(refusal: Refusal) -> Response<Body> {
     let proxy_mode = refusal.clone().into_response(false);
     let status = match proxy_mode.status() {
         StatusCode::UNAUTHORIZED | StatusCode::FOUND => StatusCode::UNAUTHORIZED,
-        StatusCode::BAD_REQUEST => StatusCode::BAD_REQUEST,
         _ => StatusCode::FORBIDDEN,
     };
     let mut response = plain(status, "");

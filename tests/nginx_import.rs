@@ -7,6 +7,7 @@ mod common;
 use std::process::Command;
 
 use bytes::Bytes;
+use common::fronts::Nginx;
 use common::{PASSWORD, TempDir, USER, basic};
 use frontdoor::config::{Config, Env};
 use frontdoor::demo::agent::DemoAgent;
@@ -221,71 +222,6 @@ async fn http_block() {
             !seen.iter().any(|t| t == never),
             "{never} reached the upstream: {seen:?}"
         );
-    }
-}
-
-/// A real nginx (Debian's) serving a site, on a free loopback port, in the foreground.
-struct Nginx {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Nginx {
-    /// Starts nginx with `site` (its `{PORT}` replaced by a free port) in `dir`.
-    fn start(dir: &TempDir, site: &str) -> (Nginx, String) {
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let site = site.replace("{PORT}", &port.to_string());
-            let d = dir.path().display();
-            let conf = format!(
-                "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                 events {{ worker_connections 64; }}\nhttp {{\n access_log off;\n\
-                 client_body_temp_path {d}/client_body;\n proxy_temp_path {d}/proxy;\n\
-                 fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
-                 include {d}/site.conf;\n}}\n"
-            );
-            std::fs::write(dir.join("site.conf"), &site).unwrap();
-            std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-            let child = Command::new("nginx")
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(dir.join("nginx.conf"))
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("nginx is needed by this test ({e}); ./scripts/test installs it")
-                });
-            let mut nginx = Nginx { child, port };
-            for _ in 0..100 {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return (nginx, site);
-                }
-                if nginx.child.try_wait().unwrap().is_some() {
-                    break; // the port was taken meanwhile, or the config is wrong
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-            drop(nginx);
-            assert!(
-                log.contains("Address already in use"),
-                "nginx did not start:\n{log}"
-            );
-        }
-        panic!("no free port for nginx after 5 tries");
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

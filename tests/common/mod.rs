@@ -2,6 +2,7 @@
 //! written for the test, and talks to it over real TLS (HTTP/1.1, HTTP/2, or raw bytes).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fronts;
 pub mod paths;
 
 use std::net::SocketAddr;
