@@ -72,6 +72,18 @@ pub fn check(config: &Config) -> Vec<Finding> {
     check_secret_files(config, &mut out);
     check_users(config, &mut out);
     check_api_keys(config, now_unix(), &mut out);
+    if config
+        .forward_auth
+        .as_ref()
+        .is_some_and(|f| f.trusted_proxies.is_empty())
+    {
+        out.push(finding(
+            Severity::Warning,
+            "forward_auth.trusted_proxies",
+            "is empty: every auth request is refused with 403",
+            "list the proxy that asks, e.g. trusted_proxies = [\"127.0.0.1/32\"]",
+        ));
+    }
     if let Some(totp) = config.login.as_ref().and_then(|l| l.totp.as_ref()) {
         check_private_mode(totp, "auth.login.totp", &mut out);
     }

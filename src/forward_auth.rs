@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
 
-use crate::auth::{self, Authenticators, RequestFacts};
+use crate::auth::{self, RequestFacts};
 use crate::policy::routes::Decision;
 use crate::policy::target::parse_target;
 use crate::responses::{Body, Refusal, append_cookie, full, wants_json};
@@ -284,14 +284,7 @@ async fn decide(
         return_to: &path_and_query,
         host: &target.host,
     };
-    let with = Authenticators {
-        basic: runtime.basic.as_deref(),
-        api_keys: runtime.api_keys.as_deref(),
-        oidc: state.oidc.as_deref(),
-        login: state.login.as_deref(),
-        lockout: &state.lockout,
-        metrics: &state.metrics,
-    };
+    let with = state.authenticators(runtime);
     let mut cookies = Vec::new();
     let identity = match auth::authenticate(route, &facts, &with, &mut cookies).await {
         Ok(identity) => identity,

@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::access_log::{self, AccessRecord, redact_query};
-use crate::auth::{self, Authenticators, Identity, RequestFacts};
+use crate::auth::{self, Identity, RequestFacts};
 use crate::limits::rate::RateKey;
 use crate::limits::{self, CappedBody};
 use crate::policy::routes::Decision;
@@ -193,14 +193,7 @@ async fn through(
         return_to: &path_and_query,
         host: &target.host,
     };
-    let with = Authenticators {
-        basic: runtime.basic.as_deref(),
-        api_keys: runtime.api_keys.as_deref(),
-        oidc: state.oidc.as_deref(),
-        login: state.login.as_deref(),
-        lockout: &state.lockout,
-        metrics: &state.metrics,
-    };
+    let with = state.authenticators(runtime);
     let identity: Option<Identity> =
         auth::authenticate(route, &facts, &with, &mut record.set_cookies).await?;
     record.user = identity.as_ref().map(|i| i.user.clone());

@@ -113,3 +113,17 @@ impl Runtime {
         })
     }
 }
+
+impl AppState {
+    /// The ways in that a request may use under `runtime`'s config.
+    pub fn authenticators<'a>(&'a self, runtime: &'a Runtime) -> crate::auth::Authenticators<'a> {
+        crate::auth::Authenticators {
+            basic: runtime.basic.as_deref(),
+            api_keys: runtime.api_keys.as_deref(),
+            oidc: self.oidc.as_deref(),
+            login: self.login.as_deref(),
+            lockout: &self.lockout,
+            metrics: &self.metrics,
+        }
+    }
+}

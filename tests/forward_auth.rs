@@ -230,6 +230,31 @@ async fn nginx_contract() {
     );
 }
 
+/// `check` warns about a forward-auth listener that trusts no proxy.
+#[test]
+fn check_warns_about_no_trusted_proxy() {
+    let dir = common::TempDir::new("fa-check");
+    let path = dir.join("f.toml");
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\nself_signed = true\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+         [upstream]\nurl = \"http://127.0.0.1:9\"\n[forward_auth]\nlisten = \"127.0.0.1:0\"\n\
+         [[route]]\npath = \"/health\"\nexact = true\nauth = \"none\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_frontdoor"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("warning: forward_auth.trusted_proxies") && text.contains("127.0.0.1/32"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn untrusted_peers_are_refused() {
     for trusted in ["\"10.0.0.0/8\"", ""] {
