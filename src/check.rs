@@ -116,29 +116,34 @@ fn check_private_mode(path: &Path, subject: &str, out: &mut Vec<Finding>) {
 /// with a root:frontdoor 0640 file).
 fn check_secret_files(config: &Config, out: &mut Vec<Finding>) {
     for (key, path) in &config.secret_files {
-        let Ok(meta) = std::fs::metadata(path) else {
-            continue;
-        };
-        let mode = meta.permissions().mode() & 0o777;
-        let subject = format!("{key} ({})", path.display());
-        if mode & 0o004 != 0 {
-            out.push(finding(
-                Severity::Error,
-                subject,
-                format!("readable by anyone on this machine (mode {mode:o})"),
-                format!(
-                    "chmod 600 {p} (or 640 with chgrp to frontdoor's group)",
-                    p = path.display()
-                ),
-            ));
-        } else if mode & 0o040 != 0 {
-            out.push(finding(
-                Severity::Warning,
-                subject,
-                format!("readable by its group (mode {mode:o})"),
-                "fine if the group is frontdoor's own; else chmod 600",
-            ));
-        }
+        check_shared_secret_mode(path, &format!("{key} ({})", path.display()), out);
+    }
+}
+
+/// A file of secrets that frontdoor's group may share: readable by others is an error,
+/// by its group a warning.
+fn check_shared_secret_mode(path: &Path, subject: &str, out: &mut Vec<Finding>) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o004 != 0 {
+        out.push(finding(
+            Severity::Error,
+            subject,
+            format!("readable by anyone on this machine (mode {mode:o})"),
+            format!(
+                "chmod 600 {p} (or 640 with chgrp to frontdoor's group)",
+                p = path.display()
+            ),
+        ));
+    } else if mode & 0o040 != 0 {
+        out.push(finding(
+            Severity::Warning,
+            subject,
+            format!("readable by its group (mode {mode:o})"),
+            "fine if the group is frontdoor's own; else chmod 600",
+        ));
     }
 }
 
@@ -423,27 +428,7 @@ fn check_api_keys(config: &Config, now: i64, out: &mut Vec<Finding>) {
             return;
         }
     };
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o004 != 0 {
-            out.push(finding(
-                Severity::Error,
-                &subject,
-                format!("readable by anyone on this machine (mode {mode:o})"),
-                format!("chmod 600 {}", path.display()),
-            ));
-        } else if mode & 0o040 != 0 {
-            out.push(finding(
-                Severity::Warning,
-                &subject,
-                format!("readable by its group (mode {mode:o})"),
-                format!(
-                    "fine if the group is frontdoor's own; else chmod 600 {}",
-                    path.display()
-                ),
-            ));
-        }
-    }
+    check_shared_secret_mode(path, &subject, out);
     let used = read_last_used(&last_used_path(path));
     for key in &entries {
         let name = &key.name;

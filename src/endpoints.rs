@@ -92,7 +92,9 @@ pub async fn answer(
         };
     }
     let return_to = query_value(target, "rd").unwrap_or_else(|| "/".to_string());
-    // "Sign in with PROVIDER" on the sign-in page, when both are configured.
+    // "Sign in with PROVIDER" on the sign-in page, when both are configured (worked out for
+    // the sign-in page only).
+    let on_form = path == LOGIN && login.is_some();
     let provider_url = format!(
         "{LOGIN}?via=oidc&rd={}",
         url::form_urlencoded::byte_serialize(
@@ -103,7 +105,7 @@ pub async fn answer(
     // Offered only where the page to return to takes an OIDC session: elsewhere the
     // provider's session would not open it, and the browser would land here again.
     let provider_name = oidc
-        .filter(|_| takes_oidc(state, &return_to))
+        .filter(|_| on_form && takes_oidc(state, &return_to))
         .map(|o| provider_name(&o.settings.issuer));
     let provider = provider_name.as_deref().map(|n| (n, provider_url.as_str()));
     match (path, login) {

@@ -65,17 +65,6 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     response
 }
 
-/// Exactly one value of a header, as visible ASCII text; None when missing, repeated or
-/// unreadable.
-fn one(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut values = headers.get_all(name).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return None;
-    };
-    let text = value.to_str().ok()?.trim();
-    (!text.is_empty()).then(|| text.to_string())
-}
-
 /// What the proxy says the client asked for.
 struct Forwarded {
     method: Method,
@@ -87,7 +76,10 @@ struct Forwarded {
 /// Reads the endpoint's headers; Err names what is wrong (for the log).
 fn forwarded(flavor: Flavor, headers: &HeaderMap) -> Result<Forwarded, String> {
     let need = |name: &str| {
-        one(headers, name).ok_or_else(|| format!("{name}: missing, repeated or unreadable"))
+        auth::single_header(headers, name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{name}: missing, repeated or unreadable"))
     };
     let (method, uri, host) = match flavor {
         Flavor::Nginx => {
@@ -269,11 +261,10 @@ async fn decide(
     let client = crate::proxy::client_address(
         peer.ip(),
         headers,
-        &config
+        config
             .forward_auth
             .as_ref()
-            .map(|f| f.trusted_proxies.clone())
-            .unwrap_or_default(),
+            .map_or(&[], |f| f.trusted_proxies.as_slice()),
     );
     let path_and_query = target.path_and_query();
     let facts = RequestFacts {

@@ -110,15 +110,38 @@ enum Command {
     },
 }
 
-/// Where the key file is: `--file`, else the config's `[auth.api_keys] file`.
+/// The file a `key` or `totp` command edits: `--file`, else the one the config names
+/// (`[auth.api_keys] file`, `[auth.login] totp`).
 #[derive(clap::Args)]
-struct KeyFileArgs {
-    /// The key file (default: [auth.api_keys] file of the config).
+struct FileArgs {
+    /// The file to edit (default: the one the config names).
     #[arg(long, conflicts_with = "config")]
     file: Option<PathBuf>,
     /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
     #[arg(long, short)]
     config: Option<PathBuf>,
+}
+
+impl FileArgs {
+    /// `--file`, else what `pick` finds in the config; `missing` says what to add when the
+    /// config names none.
+    fn resolve(
+        self,
+        pick: impl FnOnce(Config) -> Option<PathBuf>,
+        missing: &str,
+    ) -> Result<PathBuf> {
+        if let Some(file) = self.file {
+            return Ok(file);
+        }
+        let path = config_path(self.config);
+        match pick(Config::load(&path)?) {
+            Some(file) => Ok(file),
+            None => bail!(
+                "{} has no {missing} (relative to its folder), or name the file with --file",
+                path.display()
+            ),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -128,7 +151,7 @@ enum KeyCommand {
         /// The key's name: what the upstream sees in X-Forwarded-User and the log shows.
         name: String,
         #[command(flatten)]
-        file: KeyFileArgs,
+        file: FileArgs,
         /// Only this path and below (repeatable; default: every route that allows keys).
         #[arg(long = "route")]
         routes: Vec<String>,
@@ -142,19 +165,19 @@ enum KeyCommand {
     /// List the keys: name, scope, dates, when last used (never the key or its digest).
     List {
         #[command(flatten)]
-        file: KeyFileArgs,
+        file: FileArgs,
     },
     /// Remove a key (a running frontdoor refuses it within a second).
     Revoke {
         name: String,
         #[command(flatten)]
-        file: KeyFileArgs,
+        file: FileArgs,
     },
     /// Print a new key for NAME with the same scope; the old key keeps working for --grace.
     Rotate {
         name: String,
         #[command(flatten)]
-        file: KeyFileArgs,
+        file: FileArgs,
         /// How long the old key keeps working (0: stops now).
         #[arg(long, default_value = "24h")]
         grace: String,
@@ -164,17 +187,6 @@ enum KeyCommand {
     },
 }
 
-/// Where the second factors' file is: `--file`, else the config's `[auth.login] totp`.
-#[derive(clap::Args)]
-struct TotpFileArgs {
-    /// The second factors' file (default: [auth.login] totp of the config).
-    #[arg(long, conflicts_with = "config")]
-    file: Option<PathBuf>,
-    /// The config file (default: $FRONTDOOR_CONFIG, then config/frontdoor.toml).
-    #[arg(long, short)]
-    config: Option<PathBuf>,
-}
-
 #[derive(Subcommand)]
 enum TotpCommand {
     /// Enrol USER (a new secret replaces an old one): prints the otpauth:// URI and a QR code
@@ -182,13 +194,13 @@ enum TotpCommand {
     Add {
         user: String,
         #[command(flatten)]
-        file: TotpFileArgs,
+        file: FileArgs,
     },
     /// Remove USER's second factor.
     Remove {
         user: String,
         #[command(flatten)]
-        file: TotpFileArgs,
+        file: FileArgs,
     },
 }
 
@@ -250,37 +262,19 @@ fn main() -> ExitCode {
 }
 
 /// The key file a `key` command edits.
-fn key_file(args: KeyFileArgs) -> Result<PathBuf> {
-    if let Some(file) = args.file {
-        return Ok(file);
-    }
-    let path = config_path(args.config);
-    let config = Config::load(&path)?;
-    match config.api_keys {
-        Some(keys) => Ok(keys.file),
-        None => bail!(
-            "{} has no [auth.api_keys]; add `[auth.api_keys] file = \"api-keys.toml\"` to it \
-             (relative to its folder), or name the file with --file",
-            path.display()
-        ),
-    }
+fn key_file(args: FileArgs) -> Result<PathBuf> {
+    args.resolve(
+        |c| c.api_keys.map(|k| k.file),
+        "[auth.api_keys]; add `[auth.api_keys] file = \"api-keys.toml\"` to it",
+    )
 }
 
 /// The second factors' file a `totp` command edits.
-fn totp_file(args: TotpFileArgs) -> Result<PathBuf> {
-    if let Some(file) = args.file {
-        return Ok(file);
-    }
-    let path = config_path(args.config);
-    let config = Config::load(&path)?;
-    match config.login.and_then(|l| l.totp) {
-        Some(file) => Ok(file),
-        None => bail!(
-            "{} has no [auth.login] totp file; add `totp = \"totp\"` under [auth.login] \
-             (relative to its folder), or name the file with --file",
-            path.display()
-        ),
-    }
+fn totp_file(args: FileArgs) -> Result<PathBuf> {
+    args.resolve(
+        |c| c.login.and_then(|l| l.totp),
+        "[auth.login] totp file; add `totp = \"totp\"` under [auth.login]",
+    )
 }
 
 fn totp_command(command: TotpCommand) -> Result<ExitCode> {

@@ -250,11 +250,18 @@ pub async fn authenticate(
 /// The API key a request presents: `X-API-Key: KEY`, or `Authorization: Bearer fdk_...`
 /// (exactly one of each header; an Authorization of another kind is not a key).
 fn presented_api_key(headers: &HeaderMap) -> Option<&str> {
-    let mut values = headers.get_all(X_API_KEY).iter();
-    if let (Some(value), None) = (values.next(), values.next()) {
-        return value.to_str().ok().map(str::trim);
+    single_header(headers, X_API_KEY)
+        .or_else(|| bearer_token(headers).filter(|t| t.starts_with(api_keys::format::PREFIX)))
+}
+
+/// The value of a header sent exactly once, as trimmed text; None when it is missing,
+/// repeated (ambiguous) or not text.
+pub fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().map(str::trim),
+        _ => None,
     }
-    bearer_token(headers).filter(|t| t.starts_with(api_keys::format::PREFIX))
 }
 
 /// The `X-API-Key` request header.
@@ -286,13 +293,7 @@ fn check_api_key(
             tracing::warn!(key = %name, client = %client, reason, "api key refused");
             metrics.login_failed();
             if lockout.address_failed(client) {
-                metrics.ban_started(ban_reason(BanReason::ClientAddress));
-                tracing::warn!(
-                    client = %client,
-                    reason = ban_reason(BanReason::ClientAddress),
-                    ban_secs = lockout.settings().ban_time.as_secs(),
-                    "login ban started"
-                );
+                ban_started(metrics, lockout, "-", client, BanReason::ClientAddress);
             }
             return Err(Refusal::InvalidApiKey);
         }
@@ -306,11 +307,7 @@ fn check_api_key(
 
 /// `Authorization: Bearer TOKEN` (exactly one Authorization header).
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return None;
-    };
-    let text = value.to_str().ok()?;
+    let text = single_header(headers, http::header::AUTHORIZATION.as_str())?;
     let (scheme, token) = text.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -342,6 +339,17 @@ fn admit(
         email: identity.email,
         groups: identity.groups,
     })
+}
+
+/// 32 random bytes, base64url (login states, nonces, the sign-in form's cookie); None
+/// without an OS random source (then no sign-in starts).
+pub(crate) fn random_token() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        bytes,
+    ))
 }
 
 /// A user name as it may appear in a log line: people type passwords into the name field,
@@ -402,16 +410,27 @@ pub async fn check_password(
     );
     metrics.login_failed();
     if let Some(reason) = attempt.failed() {
-        metrics.ban_started(ban_reason(reason));
-        tracing::warn!(
-            user = %loggable_user(&credentials.user),
-            client = %client,
-            reason = ban_reason(reason),
-            ban_secs = lockout.settings().ban_time.as_secs(),
-            "login ban started"
-        );
+        ban_started(metrics, lockout, &credentials.user, client, reason);
     }
     Ok(false)
+}
+
+/// A failure started a ban: counted and logged once.
+pub(crate) fn ban_started(
+    metrics: &Metrics,
+    lockout: &Lockout,
+    user: &str,
+    client: IpAddr,
+    reason: BanReason,
+) {
+    metrics.ban_started(ban_reason(reason));
+    tracing::warn!(
+        user = %loggable_user(user),
+        client = %client,
+        reason = ban_reason(reason),
+        ban_secs = lockout.settings().ban_time.as_secs(),
+        "login ban started"
+    );
 }
 
 /// The 429 for a banned (or, for a moment, saturated) user or address, logged once.

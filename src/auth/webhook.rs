@@ -8,7 +8,11 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use http::HeaderMap;
 
+use subtle::ConstantTimeEq;
+
+use super::single_header;
 use crate::config::{SignatureEncoding, WebhookKind, WebhookSettings};
+use crate::policy::percent::hex_value;
 
 /// Why a delivery was refused (for the log; the client gets one 401 for all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -77,15 +81,6 @@ pub fn verify(
     }
 }
 
-/// Exactly one value of a header, as text.
-fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => value.to_str().ok().map(str::trim),
-        _ => None,
-    }
-}
-
 fn fresh(at: i64, now: i64, tolerance_secs: i64) -> Result<(), SignatureError> {
     if now.abs_diff(at) > tolerance_secs.unsigned_abs() {
         return Err(SignatureError::Stale);
@@ -98,16 +93,11 @@ fn fresh(at: i64, now: i64, tolerance_secs: i64) -> Result<(), SignatureError> {
 fn check(secrets: &[String], message: &[&[u8]], tags: &[Tag]) -> Result<(), SignatureError> {
     let mut matched = false;
     for secret in secrets {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        let mut context = hmac::Context::with_key(&key);
-        for part in message {
-            context.update(part);
-        }
-        let expected = context.sign();
+        let expected = hmac_sha256(secret, message);
         for tag in tags {
             // verify() recomputes; comparing the computed tag in constant time is the same
             // check without hashing the body once per tag.
-            matched |= constant_time_eq(expected.as_ref(), tag);
+            matched |= bool::from(expected.as_ref().ct_eq(tag));
         }
     }
     if matched {
@@ -115,11 +105,6 @@ fn check(secrets: &[String], message: &[&[u8]], tags: &[Tag]) -> Result<(), Sign
     } else {
         Err(SignatureError::Mismatch)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(a.ct_eq(b))
 }
 
 /// A Unix time in seconds, digits only.
@@ -139,8 +124,8 @@ pub fn decode_tag(text: &str, encoding: SignatureEncoding) -> Option<Tag> {
             }
             let mut out = Vec::with_capacity(32);
             for pair in text.as_bytes().chunks(2) {
-                let high = hex_digit(*pair.first()?)?;
-                let low = hex_digit(*pair.get(1)?)?;
+                let high = hex_value(*pair.first()?)?;
+                let low = hex_value(*pair.get(1)?)?;
                 out.push(high << 4 | low);
             }
             out
@@ -150,15 +135,6 @@ pub fn decode_tag(text: &str, encoding: SignatureEncoding) -> Option<Tag> {
             .ok()?,
     };
     bytes.try_into().ok()
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// `Stripe-Signature: t=1492774577,v1=HEX[,v1=HEX][,v0=...]`, read.
@@ -206,17 +182,17 @@ pub fn parse_stripe(value: &str) -> Option<StripeSignature<'_>> {
 /// The signature a sender would put in the header, for tests and for `frontdoor` users
 /// checking a setup: HMAC-SHA256 of the parts in lower-case hex.
 pub fn sign_hex(secret: &str, message: &[&[u8]]) -> String {
+    super::api_keys::file::encode_hex(hmac_sha256(secret, message).as_ref())
+}
+
+/// HMAC-SHA256 of a message given in parts.
+fn hmac_sha256(secret: &str, message: &[&[u8]]) -> hmac::Tag {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let mut context = hmac::Context::with_key(&key);
     for part in message {
         context.update(part);
     }
-    context
-        .sign()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    context.sign()
 }
 
 #[cfg(test)]

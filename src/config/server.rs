@@ -55,19 +55,12 @@ pub(super) fn server_settings(
         }
         hosts.push(host);
     }
-    let mut trusted_proxies = Vec::new();
-    for (i, cidr) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
-        let parsed = cidr
-            .parse::<Cidr>()
-            .map_err(|p| invalid(&format!("server.trusted_proxies[{i}]"), p))?;
-        if parsed.prefix_len() == 0 {
-            return Err(invalid(
-                &format!("server.trusted_proxies[{i}]"),
-                format!("`{cidr}` would trust X-Forwarded-For from the whole internet"),
-            ));
-        }
-        trusted_proxies.push(parsed);
-    }
+    let trusted_proxies = proxy_list(
+        raw.trusted_proxies,
+        "server.trusted_proxies",
+        "would trust X-Forwarded-For from the whole internet",
+        file,
+    )?;
     let header_timeout = positive_secs(raw.header_timeout_secs, 10)
         .map_err(|p| invalid("server.header_timeout_secs", p))?;
     let idle_timeout = positive_secs(raw.idle_timeout_secs, 60)
@@ -155,20 +148,37 @@ pub(super) fn forward_auth_settings(
         raw.allow_public_bind.unwrap_or(false),
     )
     .map_err(|p| invalid("forward_auth.listen", p))?;
-    let mut trusted_proxies = Vec::new();
-    for (i, cidr) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
-        let key = format!("forward_auth.trusted_proxies[{i}]");
-        let parsed = cidr.parse::<Cidr>().map_err(|p| invalid(&key, p))?;
-        if parsed.prefix_len() == 0 {
-            return Err(invalid(
-                &key,
-                format!("`{cidr}` would let anyone ask for (and forge) auth decisions"),
-            ));
-        }
-        trusted_proxies.push(parsed);
-    }
+    let trusted_proxies = proxy_list(
+        raw.trusted_proxies,
+        "forward_auth.trusted_proxies",
+        "would let anyone ask for (and forge) auth decisions",
+        file,
+    )?;
     Ok(ForwardAuthSettings {
         listen,
         trusted_proxies,
     })
+}
+
+/// A list of proxy CIDRs; `/0` (everyone) is refused with what it would mean.
+fn proxy_list(
+    raw: Option<Vec<String>>,
+    key: &str,
+    everyone_means: &str,
+    file: &str,
+) -> Result<Vec<Cidr>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, cidr) in raw.unwrap_or_default().iter().enumerate() {
+        let invalid = |problem: String| ConfigError::Invalid {
+            file: file.to_string(),
+            key: format!("{key}[{i}]"),
+            problem,
+        };
+        let parsed = cidr.parse::<Cidr>().map_err(invalid)?;
+        if parsed.prefix_len() == 0 {
+            return Err(invalid(format!("`{cidr}` {everyone_means}")));
+        }
+        out.push(parsed);
+    }
+    Ok(out)
 }

@@ -261,10 +261,8 @@ async fn route(
                         .body_bytes
                         .store(bytes.len() as u64, Ordering::SeqCst);
                     record.body_complete.store(true, Ordering::SeqCst);
-                    let digest: String = sha2::Sha256::digest(&bytes)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
+                    let digest =
+                        crate::auth::api_keys::file::encode_hex(&sha2::Sha256::digest(&bytes));
                     json(
                         StatusCode::OK,
                         serde_json::json!({"received": bytes.len(), "sha256": digest}),

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -70,23 +70,33 @@ type RouteQuota = (Arc<str>, QuotaSpec);
 /// Every route's limiter, kept across reloads by (route, quota).
 #[derive(Default)]
 pub struct RateLimits {
-    routes: Mutex<HashMap<RouteQuota, Arc<RouteLimiter>>>,
+    routes: RwLock<HashMap<RouteQuota, Arc<RouteLimiter>>>,
 }
 
 impl RateLimits {
     /// Counts one request of `key` on `route`; Err when its bucket is empty.
     pub fn check(&self, route: &Arc<str>, quota: QuotaSpec, key: RateKey) -> Result<(), Limited> {
-        let limiter = {
-            let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-            match routes.get(&(route.clone(), quota)) {
-                Some(limiter) => limiter.clone(),
-                None => {
-                    let Some(limiter) = RouteLimiter::new(quota, MAX_KEYS) else {
-                        return Ok(());
-                    };
-                    let limiter = Arc::new(limiter);
-                    routes.insert((route.clone(), quota), limiter.clone());
-                    limiter
+        let id = (route.clone(), quota);
+        let found = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        let limiter = match found {
+            Some(limiter) => limiter,
+            None => {
+                let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+                match routes.get(&id) {
+                    Some(limiter) => limiter.clone(),
+                    None => {
+                        let Some(limiter) = RouteLimiter::new(quota, MAX_KEYS) else {
+                            return Ok(());
+                        };
+                        let limiter = Arc::new(limiter);
+                        routes.insert(id, limiter.clone());
+                        limiter
+                    }
                 }
             }
         };
@@ -95,14 +105,14 @@ impl RateLimits {
 
     /// Drops the limiters of routes and quotas a reloaded config no longer has.
     pub fn retain(&self, mut keep: impl FnMut(&str, QuotaSpec) -> bool) {
-        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
         routes.retain(|(route, quota), _| keep(route, *quota));
     }
 
     /// How many route limiters are kept.
     pub fn len(&self) -> usize {
         self.routes
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
@@ -116,7 +126,9 @@ impl RateLimits {
 pub struct RouteLimiter {
     limiter: RateLimiter<RateKey, BoundedStore<RateKey>, DefaultClock>,
     clock: DefaultClock,
-    max_keys: usize,
+    /// Set by the store while it holds `max_keys` callers: then stale buckets are swept
+    /// (a flag, so a request does not take the store's lock just to count).
+    full: Arc<AtomicBool>,
     /// When stale buckets were last dropped (ms since the limiter started).
     last_sweep_ms: AtomicU64,
     started: std::time::Instant,
@@ -128,17 +140,19 @@ impl RouteLimiter {
         let period = quota.window.checked_div(quota.count)?;
         let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::new(quota.burst)?);
         let clock = DefaultClock::default();
+        let store = BoundedStore::new(max_keys);
+        let full = store.full.clone();
         Some(RouteLimiter {
-            limiter: RateLimiter::new(quota, BoundedStore::new(max_keys), clock.clone()),
+            limiter: RateLimiter::new(quota, store, clock.clone()),
             clock,
-            max_keys,
+            full,
             last_sweep_ms: AtomicU64::new(0),
             started: std::time::Instant::now(),
         })
     }
 
     pub fn check(&self, key: &RateKey) -> Result<(), Limited> {
-        if self.limiter.len() >= self.max_keys {
+        if self.full.load(Ordering::Relaxed) {
             self.sweep();
         }
         self.limiter.check_key(key).map_err(|not_until| {
@@ -185,6 +199,8 @@ impl Limited {
 pub struct BoundedStore<K> {
     inner: Mutex<HashMap<K, u64>>,
     max_keys: usize,
+    /// Whether it holds `max_keys` callers.
+    full: Arc<AtomicBool>,
 }
 
 impl<K> BoundedStore<K> {
@@ -192,6 +208,7 @@ impl<K> BoundedStore<K> {
         BoundedStore {
             inner: Mutex::new(HashMap::new()),
             max_keys,
+            full: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -223,6 +240,8 @@ impl<K: Hash + Eq + Clone> StateStore for BoundedStore<K> {
             }
         }
         buckets.insert(key.clone(), next.as_u64());
+        self.full
+            .store(buckets.len() >= self.max_keys, Ordering::Relaxed);
         Ok(result)
     }
 }
@@ -233,6 +252,8 @@ impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
         let below = drop_below.as_u64();
         buckets.retain(|_, state| *state >= below);
         buckets.shrink_to_fit();
+        self.full
+            .store(buckets.len() >= self.max_keys, Ordering::Relaxed);
     }
 
     fn len(&self) -> usize {

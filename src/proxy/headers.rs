@@ -319,10 +319,10 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
     // frontdoor checked, and not one a browser resends to a public route. An API key sent
     // as X-API-Key leaves Authorization to the application (its own token, say), unless
     // that is a Basic password.
-    let key_in_own_header = ctx
+    let by_key = ctx
         .identity
-        .is_some_and(|i| i.method == crate::config::AuthMethod::ApiKey)
-        && headers.get_all(crate::auth::X_API_KEY).iter().count() == 1;
+        .is_some_and(|i| i.method == crate::config::AuthMethod::ApiKey);
+    let key_in_own_header = by_key && headers.get_all(crate::auth::X_API_KEY).iter().count() == 1;
     if !ctx.forward_authorization
         && ((ctx.identity.is_some() && !key_in_own_header)
             || headers
@@ -333,11 +333,7 @@ pub fn rewrite_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>
         headers.remove(header::AUTHORIZATION);
     }
     // Nor does an API key frontdoor checked.
-    if !ctx.forward_authorization
-        && ctx
-            .identity
-            .is_some_and(|i| i.method == crate::config::AuthMethod::ApiKey)
-    {
+    if !ctx.forward_authorization && by_key {
         headers.remove(crate::auth::X_API_KEY);
     }
     // HTTP/2 may split cookies over several fields; HTTP/1.1 upstreams expect one

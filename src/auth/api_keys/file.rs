@@ -273,7 +273,7 @@ fn decode_hex32(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// 32 bytes as 64 lower-case hex digits.
+/// Bytes as lower-case hex digits (a digest, a signature).
 pub fn encode_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -235,15 +235,12 @@ impl Login {
 
     /// The pre-session cookie the request has, or a new one (and its Set-Cookie).
     fn csrf_cookie(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
-        let cookies = session::request_cookies(headers);
-        let mut found = cookies.iter().filter(|(n, _)| n == CSRF_COOKIE);
-        if let (Some((_, value)), None) = (found.next(), found.next())
-            && value.len() >= 32
-            && value.len() <= 64
+        if let Some(value) = csrf_cookie_value(headers)
+            && (32..=64).contains(&value.len())
         {
-            return Some((value.clone(), None));
+            return Some((value, None));
         }
-        let value = random_token()?;
+        let value = super::random_token()?;
         let set = session::set_cookie(CSRF_COOKIE, &value, CSRF_TTL_SECS);
         Some((value, Some(set)))
     }
@@ -308,7 +305,7 @@ impl Login {
                  <p><a href=\"/_frontdoor/login\">Sign in here</a></p>",
             );
         }
-        let token_ok = match (self.csrf_cookie_value(headers), fields.csrf.as_deref()) {
+        let token_ok = match (csrf_cookie_value(headers), fields.csrf.as_deref()) {
             (Some(cookie), Some(sent)) => {
                 bool::from(self.csrf_token(&cookie).as_bytes().ct_eq(sent.as_bytes()))
             }
@@ -414,10 +411,8 @@ impl Login {
 
     async fn submit_code(&self, sub: &Submission<'_>, fields: FormFields) -> Response<Body> {
         let headers = sub.headers;
-        let pending = session::request_cookies(headers)
-            .into_iter()
-            .find(|(n, _)| n == PENDING_COOKIE)
-            .and_then(|(_, v)| self.sealer.open(PENDING_COOKIE, &v))
+        let pending = session::cookie_value(&session::request_cookies(headers), PENDING_COOKIE)
+            .and_then(|v| self.sealer.open(PENDING_COOKIE, v))
             .and_then(|o| serde_json::from_str::<Pending>(&o.plaintext).ok())
             .filter(|p| p.exp > crate::clock::now_unix());
         let Some(pending) = pending else {
@@ -458,7 +453,7 @@ impl Login {
             } else {
                 sub.metrics.login_failed();
                 if let Some(ban) = attempt.failed() {
-                    sub.metrics.ban_started(super::ban_reason(ban));
+                    super::ban_started(sub.metrics, sub.lockout, &pending.user, sub.client, ban);
                 }
             }
             return self.form_with(
@@ -530,15 +525,6 @@ impl Login {
             }
         }
         cache.secrets.clone()
-    }
-
-    fn csrf_cookie_value(&self, headers: &HeaderMap) -> Option<String> {
-        let cookies = session::request_cookies(headers);
-        let mut found = cookies.into_iter().filter(|(n, _)| n == CSRF_COOKIE);
-        match (found.next(), found.next()) {
-            (Some((_, value)), None) => Some(value),
-            _ => None,
-        }
     }
 
     /// Seals the session, sets it, clears the form's cookie and sends the browser on (303).
@@ -623,6 +609,11 @@ fn banned_page(refusal: Refusal) -> Response<Body> {
     response
 }
 
+/// The pre-session cookie the request carries (exactly one).
+fn csrf_cookie_value(headers: &HeaderMap) -> Option<String> {
+    session::cookie_value(&session::request_cookies(headers), CSRF_COOKIE).map(str::to_string)
+}
+
 /// Whether a POST comes from this site: its Origin (browsers send one with every POST) is
 /// `https://HOST`; without Origin, `Sec-Fetch-Site: same-origin` will do.
 fn same_origin(headers: &HeaderMap, host: &str) -> bool {
@@ -635,13 +626,4 @@ fn same_origin(headers: &HeaderMap, host: &str) -> bool {
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes() == b"same-origin"),
     }
-}
-
-fn random_token() -> Option<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        bytes,
-    ))
 }

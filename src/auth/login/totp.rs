@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// Seconds per code.
@@ -148,7 +149,7 @@ pub fn matching_step(secret: &[u8], code: &str, now: u64) -> Option<u64> {
     let mut found = None;
     for step in [current.saturating_sub(1), current, current + 1] {
         let expected = totp.generate(step * STEP_SECS);
-        if constant_time_eq(expected.as_bytes(), code.as_bytes()) && found.is_none() {
+        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) && found.is_none() {
             found = Some(step);
         }
     }
@@ -158,11 +159,6 @@ pub fn matching_step(secret: &[u8], code: &str, now: u64) -> Option<u64> {
 /// The code for a time (tests, and `frontdoor totp` users checking their app).
 pub fn code_at(secret: &[u8], time: u64) -> String {
     totp(secret).generate(time)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]

@@ -155,16 +155,6 @@ pub struct Oidc {
 
 pub use crate::clock::now_unix;
 
-/// 32 random bytes, base64url; None without an OS random source (then no login starts).
-fn random_token() -> Option<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        bytes,
-    ))
-}
-
 fn http_client() -> Result<HttpClient, OidcError> {
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .try_with_platform_verifier()
@@ -493,7 +483,7 @@ impl Oidc {
                 Vec::new(),
             ));
         }
-        let (Some(state), Some(nonce)) = (random_token(), random_token()) else {
+        let (Some(state), Some(nonce)) = (super::random_token(), super::random_token()) else {
             tracing::error!("no random source: cannot start a login");
             return None;
         };

@@ -133,7 +133,8 @@ pub fn request_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn cookie_value<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// A cookie's value, when the name occurs exactly once.
+pub fn cookie_value<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
     let mut found = cookies.iter().filter(|(n, _)| n == name);
     match (found.next(), found.next()) {
         // A duplicated name is ambiguous (a cookie planted for a subdomain, say): none.
